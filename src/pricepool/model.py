@@ -1,0 +1,294 @@
+"""The domain values: price intervals, levels, homes and spans of time."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import InvalidResponseError
+
+__all__ = ["HomeInfo", "PriceInterval", "PriceLevel", "Span", "zone"]
+
+
+class PriceLevel(StrEnum):
+    """Tibber's coarse price level of an interval, relative to the recent average."""
+
+    VERY_CHEAP = "VERY_CHEAP"
+    CHEAP = "CHEAP"
+    NORMAL = "NORMAL"
+    EXPENSIVE = "EXPENSIVE"
+    VERY_EXPENSIVE = "VERY_EXPENSIVE"
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone ``name``; ValueError naming it when unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError(f"unknown time zone {name!r}") from err
+
+
+# Durations are shared objects so that a held interval pays 8 bytes for its length.
+_DURATIONS: dict[int, timedelta] = {}
+
+
+def _duration(seconds: int) -> timedelta:
+    found = _DURATIONS.get(seconds)
+    if found is None:
+        found = _DURATIONS.setdefault(seconds, timedelta(seconds=seconds))
+    return found
+
+
+def _finite(name: str, value: Any, *, optional: bool = False) -> float:
+    if value is None and optional:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return number
+
+
+class PriceInterval:
+    """One immutable price: ``[start, end)`` in the home's zone, and what it costs.
+
+    ``total = energy + tax`` per kWh in ``currency``. ``energy`` and ``tax`` are NaN where
+    the source did not say. ``end`` is derived from a shared length, which keeps a held
+    interval small; instants, not wall-clock times, define equality.
+    """
+
+    __slots__ = ("_length", "currency", "energy", "level", "start", "tax", "total")
+
+    start: datetime
+    total: float
+    energy: float
+    tax: float
+    level: PriceLevel | None
+    currency: str | None
+    _length: timedelta
+
+    def __init__(
+        self,
+        start: datetime,
+        end: datetime,
+        total: float,
+        energy: float | None = None,
+        tax: float | None = None,
+        level: PriceLevel | str | None = None,
+        currency: str | None = None,
+    ) -> None:
+        if start.tzinfo is None or start.utcoffset() is None:
+            raise ValueError(f"start must be timezone-aware, got {start!r}")
+        if end.tzinfo is None or end.utcoffset() is None:
+            raise ValueError(f"end must be timezone-aware, got {end!r}")
+        seconds = round((end - start).total_seconds())
+        if seconds <= 0:
+            raise ValueError(f"end {end.isoformat()} must be after start {start.isoformat()}")
+        if start.microsecond or start.second:
+            raise ValueError(f"start must be on a whole minute, got {start.isoformat()}")
+        put = object.__setattr__
+        put(self, "start", start)
+        put(self, "_length", _duration(seconds))
+        put(self, "total", _finite("total", total))
+        put(self, "energy", _finite("energy", energy, optional=True))
+        put(self, "tax", _finite("tax", tax, optional=True))
+        put(self, "level", None if level is None else PriceLevel(level))
+        put(self, "currency", currency)
+
+    @property
+    def end(self) -> datetime:
+        """The first instant after this interval, in the zone of ``start``."""
+        # Wall-clock arithmetic would be wrong across a DST change: add in UTC.
+        return (self.start.astimezone(UTC) + self._length).astimezone(self.start.tzinfo)
+
+    @property
+    def length(self) -> timedelta:
+        """How long the interval lasts (15 minutes or an hour at Tibber)."""
+        return self._length
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"PriceInterval is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"PriceInterval is immutable; cannot delete {name!r}")
+
+    def _key(self) -> tuple[object, ...]:
+        # NaN != NaN would make an interval unequal to itself; compare NaN as None.
+        return (
+            self.start.timestamp(),
+            self._length,
+            self.total,
+            None if math.isnan(self.energy) else self.energy,
+            None if math.isnan(self.tax) else self.tax,
+            self.level,
+            self.currency,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PriceInterval):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def same_price(self, other: PriceInterval) -> bool:
+        """True when ``other`` has this interval's values (start and length aside)."""
+        return self._key()[2:] == other._key()[2:]
+
+    def __repr__(self) -> str:
+        level = self.level.value if self.level else None
+        return (
+            f"PriceInterval(start={self.start.isoformat()}, end={self.end.isoformat()}, "
+            f"total={self.total!r}, level={level}, currency={self.currency})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            PriceInterval,
+            (
+                self.start,
+                self.end,
+                self.total,
+                None if math.isnan(self.energy) else self.energy,
+                None if math.isnan(self.tax) else self.tax,
+                self.level,
+                self.currency,
+            ),
+        )
+
+    def in_zone(self, tz: ZoneInfo) -> PriceInterval:
+        """This interval with ``start`` shown in ``tz`` (the same instant)."""
+        if self.start.tzinfo is tz:
+            return self
+        return self._with_start(self.start.astimezone(tz))
+
+    def _with_start(self, start: datetime) -> PriceInterval:
+        clone = object.__new__(PriceInterval)
+        put = object.__setattr__
+        put(clone, "start", start)
+        put(clone, "_length", self._length)
+        put(clone, "total", self.total)
+        put(clone, "energy", self.energy)
+        put(clone, "tax", self.tax)
+        put(clone, "level", self.level)
+        put(clone, "currency", self.currency)
+        return clone
+
+    @classmethod
+    def from_node(
+        cls,
+        node: Mapping[str, Any],
+        *,
+        tz: ZoneInfo,
+        length: timedelta,
+        currency: str | None = None,
+    ) -> PriceInterval:
+        """An interval from a Tibber ``Price`` node (``startsAt``, ``total``, …).
+
+        Raises InvalidResponseError naming the field when the node cannot be trusted.
+        """
+        raw = node.get("startsAt")
+        if not isinstance(raw, str):
+            raise InvalidResponseError(f"price node without a valid startsAt: {raw!r}")
+        try:
+            start = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError as err:
+            raise InvalidResponseError(f"price node with an invalid startsAt: {raw!r}") from err
+        if start.tzinfo is None:
+            raise InvalidResponseError(f"price node startsAt without an offset: {raw!r}")
+        start = start.astimezone(tz)
+        level = node.get("level")
+        if level is not None and level not in PriceLevel.__members__:
+            raise InvalidResponseError(f"price node at {raw} with an unknown level {level!r}")
+        try:
+            return cls(
+                start,
+                start + length,
+                node.get("total"),  # type: ignore[arg-type]
+                node.get("energy"),
+                node.get("tax"),
+                level,
+                node.get("currency") or currency,
+            )
+        except ValueError as err:
+            raise InvalidResponseError(f"price node at {raw}: {err}") from err
+
+    def to_node(self) -> dict[str, Any]:
+        """This interval as a Tibber ``Price`` node, ``startsAt`` with its offset."""
+        start = self.start
+        return {
+            "startsAt": start.isoformat(timespec="milliseconds"),
+            "total": self.total,
+            "energy": None if math.isnan(self.energy) else self.energy,
+            "tax": None if math.isnan(self.tax) else self.tax,
+            "level": self.level.value if self.level else None,
+            "currency": self.currency,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """The half-open stretch of time ``[start, end)``, held in UTC."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if not isinstance(value, datetime) or value.tzinfo is None:
+                raise ValueError(f"Span {name} must be a timezone-aware datetime, got {value!r}")
+            if value.tzinfo is not UTC:
+                object.__setattr__(self, name, value.astimezone(UTC))
+        if self.end <= self.start:
+            raise ValueError(
+                f"Span end {self.end.isoformat()} must be after start {self.start.isoformat()}"
+            )
+
+    @classmethod
+    def from_seconds(cls, start: int, end: int) -> Span:
+        """The span between two POSIX timestamps."""
+        return cls(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
+
+    @property
+    def seconds(self) -> tuple[int, int]:
+        """Start and end as whole POSIX seconds (start rounded down, end up)."""
+        return math.floor(self.start.timestamp()), math.ceil(self.end.timestamp())
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+    def __contains__(self, instant: object) -> bool:
+        return isinstance(instant, datetime) and self.start <= instant < self.end
+
+    def __str__(self) -> str:
+        return f"[{self.start.isoformat()}, {self.end.isoformat()})"
+
+
+@dataclass(frozen=True, slots=True)
+class HomeInfo:
+    """A home as the source knows it; ``time_zone`` is an IANA name."""
+
+    id: str
+    time_zone: str
+    currency: str | None = None
+    nickname: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ValueError("HomeInfo id must not be empty")
+        zone(self.time_zone)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return zone(self.time_zone)
