@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidResponseError
 
-__all__ = ["HomeInfo", "PriceInterval", "PriceLevel", "Span", "zone"]
+__all__ = ["Group", "HomeInfo", "Pending", "PriceInterval", "PriceLevel", "Span", "zone"]
 
 
 class PriceLevel(StrEnum):
@@ -292,3 +292,20 @@ class HomeInfo:
     @property
     def tz(self) -> ZoneInfo:
         return zone(self.time_zone)
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """One fetch: when it happened and the span it answered."""
+
+    id: int
+    fetched_at: datetime
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A span known to be unpublished, to be asked again at ``retry_at``."""
+
+    span: Span
+    retry_at: datetime

@@ -4,30 +4,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from ..model import HomeInfo, PriceInterval, Span
+from ..model import Group, HomeInfo, Pending, PriceInterval, Span
 
 __all__ = ["Group", "Pending", "Snapshot", "Store"]
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    """One fetch: when it happened and the span it answered."""
-
-    id: int
-    fetched_at: datetime
-    span: Span
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """A span known to be unpublished, to be asked again at ``retry_at``."""
-
-    span: Span
-    retry_at: datetime
 
 
 class Snapshot:
