@@ -13,6 +13,7 @@ from .errors import (
     UnknownHomeError,
 )
 from .model import HomeInfo, PriceInterval, PriceLevel, Span
+from .pool import IntervalPool, PoolStats
 from .sources.base import FetchResult, PriceSource
 from .storage.base import Group, Pending, Snapshot, Store
 
@@ -24,10 +25,12 @@ __all__ = [
     "FetchResult",
     "Group",
     "HomeInfo",
+    "IntervalPool",
     "InvalidRangeError",
     "InvalidResponseError",
     "ManualClock",
     "Pending",
+    "PoolStats",
     "PriceInterval",
     "PriceLevel",
     "PricePoolError",

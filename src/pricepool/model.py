@@ -89,7 +89,8 @@ class PriceInterval:
             raise ValueError(f"start must be timezone-aware, got {start!r}")
         if end.tzinfo is None or end.utcoffset() is None:
             raise ValueError(f"end must be timezone-aware, got {end!r}")
-        seconds = round((end - start).total_seconds())
+        # Aware datetimes in one zone subtract as wall times; timestamps are instants.
+        seconds = round(end.timestamp() - start.timestamp())
         if seconds <= 0:
             raise ValueError(f"end {end.isoformat()} must be after start {start.isoformat()}")
         if start.microsecond or start.second:

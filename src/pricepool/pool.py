@@ -1,0 +1,539 @@
+"""The interval pool: answers ranges from what it holds, asks the source for the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from types import TracebackType
+from typing import Any, Self
+from zoneinfo import ZoneInfo
+
+from .clock import Clock, day_start, local_midnight, system_clock
+from .coverage import Coverage, subtract, union
+from .errors import (
+    InvalidRangeError,
+    InvalidResponseError,
+    PricePoolError,
+    RateLimitedError,
+    SourceError,
+    StorageError,
+)
+from .model import HomeInfo, Pending, PriceInterval, Span
+from .retention import Retention
+from .sources.base import FetchResult, PriceSource
+from .storage.base import Snapshot, Store
+from .timeline import Timeline, key
+
+__all__ = ["IntervalPool", "PoolStats"]
+
+log = logging.getLogger("pricepool")
+
+MAX_RANGE = 5 * 366 * 86_400  # seconds; five years, leap days included
+Edge = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStats:
+    """Counters of one pool since it was opened, and what it holds now."""
+
+    requests: int
+    """Calls of ``get_intervals``."""
+    hits: int
+    """Requests answered without asking the source."""
+    source_calls: int
+    """``fetch`` calls made to the source."""
+    failures: int
+    """Source calls that raised."""
+    intervals: int
+    fetch_groups: int
+    evictions: int
+    """Intervals dropped by retention."""
+    revisions: int
+    """Re-fetched intervals whose values had changed."""
+    saves: int
+
+
+class _Flight:
+    """One source call under way, shared by every request that needs its span."""
+
+    __slots__ = ("end", "logged", "start", "task")
+
+    def __init__(self, start: int, end: int, task: asyncio.Task[None]) -> None:
+        self.start = start
+        self.end = end
+        self.task = task
+        self.logged = False
+
+
+def _instant(name: str, value: object) -> int:
+    if not isinstance(value, datetime):
+        raise InvalidRangeError(f"{name} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidRangeError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+    # Keys are whole seconds, so "starts at or after x" is "starts at or after ceil(x)".
+    return math.ceil(value.timestamp())
+
+
+class IntervalPool:
+    """Price intervals of one home, fetched once and kept.
+
+    ``get_intervals`` answers from the pool when the source has already answered the
+    range, and otherwise asks the source only for the whole local days it has never
+    answered, never for days that cannot be published yet (day D is expected at
+    ``publish_at`` on D-1, home-local), and at most once per ``recheck`` for a day the
+    source said is not published yet. Concurrent requests for the same span share one
+    source call. Retention keeps at most ``max_intervals`` (evicting the oldest fetches
+    first, never the protected window). With a ``store``, what the pool learns is saved
+    ``save_delay`` seconds after the last change and on close, and loaded on open.
+    """
+
+    def __init__(
+        self,
+        home_id: str,
+        source: PriceSource,
+        *,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        max_intervals: int = 35_040,
+        publish_at: time = time(13),
+        recheck: timedelta = timedelta(minutes=15),
+        save_delay: float = 3.0,
+    ) -> None:
+        if not home_id:
+            raise ValueError("home_id must not be empty")
+        if recheck <= timedelta(0):
+            raise ValueError(f"recheck must be positive, got {recheck}")
+        if save_delay < 0:
+            raise ValueError(f"save_delay must not be negative, got {save_delay}")
+        self.home_id = home_id
+        self._source = source
+        self._store = store
+        self._clock = clock or system_clock
+        self._retention = Retention(max_intervals)
+        self._publish_at = publish_at
+        self._recheck = int(recheck.total_seconds())
+        self._save_delay = save_delay
+        self._timeline = Timeline()
+        self._coverage = Coverage()
+        self._home: HomeInfo | None = None
+        self._home_task: asyncio.Task[HomeInfo] | None = None
+        self._flights: list[_Flight] = []
+        # The horizon (end of the last publishable day) changes only at publish times.
+        self._horizon = 0
+        self._horizon_until = -1
+        self._quiet_until = 0.0
+        self._opened = False
+        self._closed = False
+        self._open_lock = asyncio.Lock()
+        self._dirty = False
+        self._saver: asyncio.Task[None] | None = None
+        self._save_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._save_failed = False
+        self._requests = 0
+        self._hits = 0
+        self._calls = 0
+        self._failures = 0
+        self._evictions = 0
+        self._revisions = 0
+        self._saves = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"IntervalPool(home_id={self.home_id!r}, intervals={len(self._timeline)}, "
+            f"groups={self._timeline.group_count}, closed={self._closed})"
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Load what the store holds for this home. Safe to call twice."""
+        async with self._open_lock:
+            if self._closed:
+                raise PricePoolError("this pool is closed; make a new IntervalPool")
+            if self._opened:
+                return
+            if self._store is not None:
+                snapshot = await self._store.load(self.home_id)
+                if snapshot is not None:
+                    self._restore(snapshot)
+            self._opened = True
+
+    async def close(self) -> None:
+        """Stop fetching and write what is not saved yet. A pending save is flushed."""
+        if self._closed:
+            return
+        self._closed = True
+        busy: list[asyncio.Future[Any]] = [f.task for f in self._flights]
+        if self._home_task is not None and not self._home_task.done():
+            busy.append(self._home_task)
+        # A fetch not yet answered holds nothing to lose; waiting could take the retry budget.
+        for task in busy:
+            task.cancel()
+        if busy:
+            await asyncio.gather(*busy, return_exceptions=True)
+        saver = self._saver
+        if saver is not None and not saver.done():
+            # Wake the pending save rather than cancel it: it may be mid-write.
+            self._wake.set()
+            await asyncio.gather(saver, return_exceptions=True)
+        if self._dirty:
+            await self._write()
+            if self._dirty:
+                raise StorageError(
+                    f"could not save pool of home {self.home_id!r} on close; see the log"
+                )
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def home(self) -> HomeInfo | None:
+        """The home's info, once the source (or the store) told it."""
+        return self._home
+
+    @property
+    def stats(self) -> PoolStats:
+        return PoolStats(
+            requests=self._requests,
+            hits=self._hits,
+            source_calls=self._calls,
+            failures=self._failures,
+            intervals=len(self._timeline),
+            fetch_groups=self._timeline.group_count,
+            evictions=self._evictions,
+            revisions=self._revisions,
+            saves=self._saves,
+        )
+
+    async def get_intervals(
+        self, start: datetime, end: datetime, *, allow_partial: bool = False
+    ) -> list[PriceInterval]:
+        """Every interval whose start lies in ``[start, end)``, sorted, in the home's zone.
+
+        Raises InvalidRangeError for naive, reversed or over-long ranges, and the source's
+        error when it fails, unless ``allow_partial``: then what the pool holds is returned.
+        Days not published yet are simply absent.
+        """
+        a = _instant("start", start)
+        b = _instant("end", end)
+        if b <= a:
+            raise InvalidRangeError(
+                f"end ({end.isoformat()}) must be after start ({start.isoformat()})"
+            )
+        if b - a > MAX_RANGE:
+            raise InvalidRangeError(
+                f"range from start {start.isoformat()} to end {end.isoformat()} is longer "
+                "than 5 years"
+            )
+        if not self._opened:
+            await self.open()
+        if self._closed:
+            raise PricePoolError("this pool is closed")
+        self._requests += 1
+        home = self._home or await self._fetch_home()
+        now = self._clock()
+        limit = self._limit(now, home.tz)
+        top = min(b, limit)
+        if a >= top or self._coverage.covers(a, top):
+            self._hits += 1
+            return self._timeline.slice(a, b)
+        await self._fill(self._plan(a, top, limit, now, home.tz), now, allow_partial)
+        return self._timeline.slice(a, b)
+
+    def coverage(self) -> tuple[list[Span], list[Pending]]:
+        """The answered spans and the pending ones, oldest first."""
+        answered = [Span.from_seconds(lo, hi) for lo, hi in self._coverage]
+        pending = [
+            Pending(Span.from_seconds(lo, hi), datetime.fromtimestamp(due, UTC))
+            for lo, hi, due in self._coverage.pending
+        ]
+        return answered, pending
+
+    def evictable(self) -> list[int]:
+        """Fetch groups retention would evict now (for a dry run)."""
+        if self._home is None:
+            return []
+        return self._retention.victims(self._timeline, self._clock(), self._home.tz)
+
+    def snapshot(self) -> Snapshot:
+        """An immutable copy of everything the pool holds. O(n) memcpy."""
+        if self._home is None:
+            raise PricePoolError(f"home {self.home_id!r} has not been fetched yet")
+        values, owners = self._timeline.columns()
+        answered, pending = self.coverage()
+        return Snapshot(
+            self._home,
+            groups=list(self._timeline.groups),
+            intervals=values,
+            group_ids=owners,
+            coverage=answered,
+            pending=pending,
+        )
+
+    # ------------------------------------------------------------------ planning
+
+    def _limit(self, now: datetime, tz: ZoneInfo) -> int:
+        """End of the last day that can be published at ``now``, as POSIX seconds."""
+        stamp = now.timestamp()
+        if stamp < self._horizon_until:
+            return self._horizon
+        local = now.astimezone(tz)
+        publish = datetime.combine(local.date(), self._publish_at, tzinfo=tz)
+        publish = publish.astimezone(UTC).astimezone(tz)
+        if local < publish:
+            horizon = local_midnight(local.date() + timedelta(days=1), tz)
+            until = publish
+        else:
+            horizon = local_midnight(local.date() + timedelta(days=2), tz)
+            nxt = datetime.combine(local.date() + timedelta(days=1), self._publish_at, tzinfo=tz)
+            until = nxt.astimezone(UTC).astimezone(tz)
+        self._horizon = int(horizon.timestamp())
+        self._horizon_until = int(until.timestamp())
+        return self._horizon
+
+    def _plan(self, a: int, b: int, limit: int, now: datetime, tz: ZoneInfo) -> list[Edge]:
+        """The spans to ask for: whole local days around the gaps, less what is pending."""
+        gaps = self._coverage.missing(a, b)
+        days = union(
+            (self._day_floor(lo, tz), min(self._day_ceil(hi, tz), limit)) for lo, hi in gaps
+        )
+        stamp = int(now.timestamp())
+        spans: list[Edge] = []
+        for lo, hi in days:
+            for g_lo, g_hi in self._coverage.missing(lo, hi):
+                spans.extend(subtract(g_lo, g_hi, self._coverage.waiting(g_lo, g_hi, stamp)))
+        return spans
+
+    @staticmethod
+    def _day_floor(stamp: int, tz: ZoneInfo) -> int:
+        return int(day_start(datetime.fromtimestamp(stamp, UTC), tz).timestamp())
+
+    @staticmethod
+    def _day_ceil(stamp: int, tz: ZoneInfo) -> int:
+        instant = datetime.fromtimestamp(stamp, UTC)
+        floor = day_start(instant, tz)
+        if floor.timestamp() == stamp:
+            return stamp
+        return int(day_start(instant, tz, 1).timestamp())
+
+    # ------------------------------------------------------------------ fetching
+
+    async def _fetch_home(self) -> HomeInfo:
+        if self._home_task is None or (
+            self._home_task.done()
+            and (self._home_task.cancelled() or self._home_task.exception() is not None)
+        ):
+            self._home_task = asyncio.create_task(self._source.home(self.home_id))
+        task = self._home_task
+        await asyncio.wait([task])
+        if task.cancelled():
+            raise PricePoolError("the pool was closed while fetching the home's info")
+        home = task.result()
+        if home.id != self.home_id:
+            raise InvalidResponseError(
+                f"source answered home {home.id!r} when asked for {self.home_id!r}"
+            )
+        if self._home is None:
+            self._home = home
+            self._changed()
+        return self._home
+
+    async def _fill(self, spans: Sequence[Edge], now: datetime, allow_partial: bool) -> None:
+        if not spans:
+            return
+        flights: list[_Flight] = []
+        for lo, hi in spans:
+            shared = [f for f in self._flights if f.start < hi and f.end > lo]
+            flights.extend(shared)
+            fresh = subtract(lo, hi, sorted((f.start, f.end) for f in shared))
+            if fresh and now.timestamp() < self._quiet_until:
+                wait = self._quiet_until - now.timestamp()
+                limited = RateLimitedError(
+                    f"the source asked to wait; next call allowed in {wait:.0f} s",
+                    retry_after=wait,
+                )
+                if allow_partial:
+                    log.warning("serving cached prices for %s: %s", self.home_id, limited)
+                    return
+                raise limited
+            for f_lo, f_hi in fresh:
+                flights.append(self._launch(f_lo, f_hi))
+        await asyncio.wait([f.task for f in flights])
+        for flight in flights:
+            if flight.task.cancelled():
+                raise PricePoolError("the pool was closed while fetching")
+            error = flight.task.exception()
+            if error is None:
+                continue
+            if not allow_partial:
+                raise error
+            if not flight.logged:
+                flight.logged = True
+                log.warning(
+                    "serving cached prices for home %s; the source failed for %s: %s",
+                    self.home_id,
+                    Span.from_seconds(flight.start, flight.end),
+                    error,
+                )
+
+    def _launch(self, lo: int, hi: int) -> _Flight:
+        task = asyncio.create_task(self._fetch(lo, hi))
+        flight = _Flight(lo, hi, task)
+        self._flights.append(flight)
+        task.add_done_callback(lambda _: self._flights.remove(flight))
+        return flight
+
+    async def _fetch(self, lo: int, hi: int) -> None:
+        home = self._home
+        assert home is not None
+        self._calls += 1
+        try:
+            result = await self._source.fetch(home, Span.from_seconds(lo, hi))
+        except RateLimitedError as err:
+            self._failures += 1
+            if err.retry_after:
+                self._quiet_until = self._clock().timestamp() + err.retry_after
+            raise
+        except SourceError:
+            self._failures += 1
+            raise
+        try:
+            self._apply(result, lo, hi, home)
+        except InvalidResponseError:
+            self._failures += 1
+            raise
+
+    def _apply(self, result: FetchResult, lo: int, hi: int, home: HomeInfo) -> None:
+        """Validate the whole answer, then merge it; nothing is kept from a bad one."""
+        if result.home is not None and result.home.id == home.id and result.home != home:
+            home = result.home
+            self._home = home
+            self._horizon_until = -1
+        tz = home.tz
+        now = self._clock()
+        stamp = int(now.timestamp())
+        answered: Edge | None = None
+        if result.answered is not None:
+            answered = result.answered.seconds
+        intervals: list[PriceInterval] = []
+        starts: list[int] = []
+        if answered is not None:
+            rows = sorted(((key(i), i) for i in result.intervals), key=lambda r: r[0])
+            last_end = None
+            for start, interval in rows:
+                if not answered[0] <= start < answered[1]:
+                    continue
+                if last_end is not None and start < last_end:
+                    raise InvalidResponseError(
+                        f"source answered overlapping intervals at {interval.start.isoformat()}"
+                    )
+                last_end = start + int(interval.length.total_seconds())
+                starts.append(start)
+                intervals.append(interval.in_zone(tz))
+        pending: Edge | None = None
+        if result.pending is not None:
+            pending = result.pending.seconds
+        # Below here nothing raises: the answer is merged as a whole.
+        if answered is not None:
+            merged = self._timeline.merge(answered[0], answered[1], intervals, starts, now)
+            self._revisions += merged.revised
+            self._coverage.record(*answered)
+        due = stamp + self._recheck
+        if pending is not None:
+            asked = int(result.retry_at.timestamp()) if result.retry_at else 0
+            self._coverage.defer(pending[0], pending[1], max(asked, due))
+        # What the source neither answered nor called pending waits a recheck, so a span
+        # that cannot be filled is not asked for on every request.
+        known = sorted(e for e in (answered, pending) if e is not None)
+        for g_lo, g_hi in subtract(lo, hi, known):
+            self._coverage.defer(g_lo, g_hi, due)
+        self._evictions += self._retention.enforce(self._timeline, self._coverage, now, tz)
+        self._changed()
+
+    # ------------------------------------------------------------------ persistence
+
+    def _restore(self, snapshot: Snapshot) -> None:
+        if snapshot.home.id != self.home_id:
+            raise StorageError(
+                f"store returned home {snapshot.home.id!r} when asked for {self.home_id!r}"
+            )
+        tz = snapshot.home.tz
+        timeline = Timeline()
+        try:
+            timeline.load(
+                snapshot.groups, [i.in_zone(tz) for i in snapshot.intervals], snapshot.group_ids
+            )
+        except ValueError as err:
+            raise StorageError(
+                f"stored pool of home {self.home_id!r} is inconsistent: {err}"
+            ) from err
+        coverage = Coverage()
+        for span in snapshot.coverage:
+            coverage.record(*span.seconds)
+        for item in snapshot.pending:
+            coverage.defer(*item.span.seconds, int(item.retry_at.timestamp()))
+        self._home = snapshot.home
+        self._timeline = timeline
+        self._coverage = coverage
+
+    def _changed(self) -> None:
+        self._dirty = True
+        if self._store is None or self._closed:
+            return
+        if self._saver is None or self._saver.done():
+            self._saver = asyncio.create_task(self._save_later())
+
+    async def _save_later(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self._save_delay)
+        await self._write()
+
+    async def save(self) -> None:
+        """Write what is not saved yet, now. StorageError when the store fails."""
+        await self._write()
+        if self._dirty and self._store is not None:
+            raise StorageError(f"could not save pool of home {self.home_id!r}; see the log")
+
+    async def _write(self) -> None:
+        store = self._store
+        if store is None:
+            self._dirty = False
+            return
+        async with self._save_lock:
+            if not self._dirty or self._home is None:
+                return
+            # Serialised now, at write time: bursts of changes cost one snapshot.
+            snapshot = self.snapshot()
+            self._dirty = False
+            try:
+                await store.save(snapshot)
+            except StorageError as err:
+                self._dirty = True
+                if not self._save_failed:
+                    log.error("saving prices of home %s failed: %s", self.home_id, err)
+                self._save_failed = True
+                return
+            except BaseException:
+                self._dirty = True
+                raise
+            if self._save_failed:
+                log.info("saving prices of home %s works again", self.home_id)
+            self._save_failed = False
+            self._saves += 1
