@@ -1,0 +1,63 @@
+"""The fixed GraphQL documents sent to Tibber; values travel only as variables.
+
+Field and argument names follow Tibber's public schema (``viewer``, ``home(id:)``,
+``currentSubscription``, ``priceInfo(resolution:)``, ``priceInfoRange(resolution:, first:,
+after:)``). Every price query also asks for ``timeZone`` so home info stays fresh for free.
+"""
+
+from __future__ import annotations
+
+__all__ = ["HISTORY", "HOMES", "RECENT"]
+
+HOMES = """
+query PricepoolHomes {
+  viewer {
+    homes {
+      id
+      timeZone
+      appNickname
+      currentSubscription { priceInfo { current { currency } } }
+    }
+  }
+}
+"""
+
+HISTORY = """
+query PricepoolHistory($homeId: ID!, $first: Int!, $after: String!) {
+  viewer {
+    home(id: $homeId) {
+      id
+      timeZone
+      currentSubscription {
+        priceInfoRange(resolution: QUARTER_HOURLY, first: $first, after: $after) {
+          pageInfo { endCursor hasNextPage }
+          edges { cursor node { startsAt total energy tax level currency } }
+        }
+      }
+    }
+  }
+}
+"""
+
+# One request for the day before yesterday through tomorrow: the range holds the two past
+# days, priceInfo holds today and (from about 13:00) tomorrow.
+RECENT = """
+query PricepoolRecent($homeId: ID!, $first: Int!, $after: String!) {
+  viewer {
+    home(id: $homeId) {
+      id
+      timeZone
+      currentSubscription {
+        priceInfo(resolution: QUARTER_HOURLY) {
+          today { startsAt total energy tax level currency }
+          tomorrow { startsAt total energy tax level currency }
+        }
+        priceInfoRange(resolution: QUARTER_HOURLY, first: $first, after: $after) {
+          pageInfo { endCursor hasNextPage }
+          edges { cursor node { startsAt total energy tax level currency } }
+        }
+      }
+    }
+  }
+}
+"""

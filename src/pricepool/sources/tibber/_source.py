@@ -1,0 +1,373 @@
+"""``TibberSource``: which query answers which part of a span, and what the answer covers."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import aiohttp
+
+from ...clock import Clock, day_start, system_clock
+from ...errors import AuthenticationError, InvalidResponseError, UnknownHomeError
+from ...model import HomeInfo, PriceInterval, Span, zone
+from ..base import FetchResult
+from . import _queries
+from ._limiter import Limiter
+from ._parse import (
+    Page,
+    cursor,
+    day_ceil,
+    day_floor,
+    intervals,
+    items,
+    obj,
+    page,
+    slots,
+    start_of,
+    step_at,
+)
+from ._transport import Transport, user_agent
+
+__all__ = ["ENDPOINT", "TibberSource"]
+
+ENDPOINT = "https://api.tibber.com/v1-beta/gql"
+
+# Ask for at most this many nodes a page; a server that caps lower says so with hasNextPage.
+_PAGE = 500
+
+# How a run of range pages ended: "done" answers the whole part, "cut" only up to the data.
+_Ending = Literal["done", "cut"]
+
+
+@dataclass
+class _Answer:
+    """What one fetch has heard so far, across all its requests."""
+
+    nodes: list[Mapping[str, Any]] = field(default_factory=list)
+    time_zone: str | None = None
+    currency: str | None = None
+
+    def heard(self, home: dict[str, Any]) -> None:
+        tz = home.get("timeZone")
+        if isinstance(tz, str) and tz:
+            self.time_zone = tz
+
+    def add(self, nodes: list[Mapping[str, Any]]) -> None:
+        self.nodes.extend(nodes)
+        if self.currency is None:
+            self.currency = next(
+                (c for n in nodes if isinstance(c := n.get("currency"), str) and c), None
+            )
+
+
+class TibberSource:
+    """Prices from Tibber's GraphQL API, as a ``PriceSource``.
+
+    The span from the day before yesterday (home-local) onward costs one request; older
+    spans are paged from ``priceInfoRange``. Answers cover whole local days.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        endpoint: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        clock: Clock | None = None,
+        user_agent: str | None = None,
+        retry_budget: float = 30.0,
+        max_requests: int = 100,
+        per_seconds: float = 300.0,
+        max_in_flight: int = 2,
+        timeout: float = 20.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not token:
+            raise AuthenticationError("no Tibber token given")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be positive, got {timeout}")
+        if not retry_budget >= 0:
+            raise ValueError(f"retry_budget must not be negative, got {retry_budget}")
+        self._clock = clock or system_clock
+        limiter = Limiter(
+            max_requests, per_seconds, max_in_flight, monotonic=monotonic, sleep=sleep
+        )
+        self._http = Transport(
+            token,
+            endpoint or ENDPOINT,
+            session=session,
+            agent=_agent(user_agent),
+            timeout=timeout,
+            retry_budget=retry_budget,
+            limiter=limiter,
+            clock=self._clock,
+            monotonic=monotonic,
+            sleep=sleep,
+            rng=rng or random.Random(),
+        )
+        self._homes: list[HomeInfo] | None = None
+        self._homes_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"TibberSource(endpoint={self.endpoint!r})"
+
+    @property
+    def endpoint(self) -> str:
+        return self._http.endpoint
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent so far, retries included."""
+        return self._http.requests
+
+    async def close(self) -> None:
+        """Close the HTTP session if this source opened it."""
+        await self._http.close()
+
+    async def __aenter__(self) -> TibberSource:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- homes ------------------------------------------------------------------------------
+
+    async def homes(self) -> list[HomeInfo]:
+        """The account's homes, asked once and then kept."""
+        async with self._homes_lock:
+            if self._homes is None:
+                data = await self._http.query(_queries.HOMES, {}, "PricepoolHomes")
+                viewer = obj(data.get("viewer"), "viewer")
+                found = items(viewer.get("homes") if viewer else None, "viewer.homes")
+                if found is None:
+                    raise InvalidResponseError("the answer has no viewer.homes")
+                self._homes = [_home(h) for h in found]
+            return list(self._homes)
+
+    async def home(self, home_id: str) -> HomeInfo:
+        """The home with ``home_id``; UnknownHomeError when the account has none."""
+        for home in await self.homes():
+            if home.id == home_id:
+                return home
+        raise UnknownHomeError(f"the Tibber account has no home {home_id!r}")
+
+    # -- prices -----------------------------------------------------------------------------
+
+    async def fetch(self, home: HomeInfo, span: Span) -> FetchResult:
+        """Every interval in whole local days around ``span``, as far as Tibber has them.
+
+        Older days than the day before yesterday are paged from ``priceInfoRange``; from
+        there through tomorrow one request answers. Days after tomorrow are not answered;
+        an unpublished tomorrow comes back as ``pending`` with no ``retry_at``.
+        """
+        tz = home.tz
+        now = self._clock()
+        recent = day_start(now, tz, -2)
+        today = day_start(now, tz)
+        tomorrow = day_start(now, tz, 1)
+        horizon = day_start(now, tz, 2)
+        if span.start >= horizon:
+            return FetchResult((), None)
+        heard = _Answer()
+        start = day_floor(span.start, tz)
+        if start < recent:
+            part_end = min(recent, day_ceil(span.end, tz))
+            ending = await self._range(home, start, part_end, None, heard)
+            reach = self._reach(start, part_end, ending, heard, tz)
+            if reach is None:
+                return self._result(home, heard, None, None)
+            if reach < recent or span.end <= recent:
+                # Asking for the recent days after a gap would not extend a contiguous answer.
+                return self._result(home, heard, Span(start, reach), None)
+        else:
+            start = recent
+        end, pending = await self._recent(home, recent, today, tomorrow, horizon, heard)
+        if end is None:
+            end = None if start == recent else recent
+        answered = Span(start, end) if end is not None and end > start else None
+        return self._result(home, heard, answered, pending)
+
+    async def _recent(
+        self,
+        home: HomeInfo,
+        recent: datetime,
+        today: datetime,
+        tomorrow: datetime,
+        horizon: datetime,
+        heard: _Answer,
+    ) -> tuple[datetime | None, Span | None]:
+        """One request for [recent, horizon): where its answer ends, and what is pending."""
+        tz = home.tz
+        data = await self._http.query(
+            _queries.RECENT,
+            {"homeId": home.id, "first": slots(recent, today, tz), "after": cursor(recent, tz)},
+            "PricepoolRecent",
+        )
+        found = _viewer_home(data, home.id)
+        heard.heard(found)
+        sub = obj(found.get("currentSubscription"), "currentSubscription") or {}
+        info = obj(sub.get("priceInfo"), "priceInfo") or {}
+        first = page(sub.get("priceInfoRange"))
+        if first is None:
+            return None, None
+        ending = await self._range(home, recent, today, first, heard)
+        reach = self._reach(recent, today, ending, heard, tz)
+        if reach != today:
+            return reach, None
+        days = items(info.get("today"), "priceInfo.today") or []
+        later = items(info.get("tomorrow"), "priceInfo.tomorrow") or []
+        listed: list[Mapping[str, Any]] = [obj(n, "price node") or {} for n in [*days, *later]]
+        heard.add(listed)
+        # today and tomorrow are plain lists: only what joins on without a gap is answered.
+        starts = {start_of(n) for n in listed}
+        reach = today
+        for interval in intervals(heard.nodes, tz, heard.currency or home.currency):
+            if interval.start not in starts or interval.start < reach:
+                continue
+            if interval.start > reach or reach >= horizon:
+                break
+            reach = interval.end
+        reach = min(reach, horizon)
+        if reach == tomorrow and not later:
+            return reach, Span(tomorrow, horizon)
+        return reach, None
+
+    async def _range(
+        self,
+        home: HomeInfo,
+        start: datetime,
+        end: datetime,
+        first: Page | None,
+        heard: _Answer,
+    ) -> _Ending | None:
+        """Page ``priceInfoRange`` from ``start`` until ``end`` is reached.
+
+        "done": [start, end) is answered (data reached it, or none exists there);
+        "cut": answered only as far as the data goes; None: Tibber sent no range at all.
+        """
+        tz = home.tz
+        after = cursor(start, tz)
+        seen: set[str] = set()
+        got = 0
+        last = start
+        newest: datetime | None = None
+        while True:
+            if first is None:
+                data = await self._http.query(
+                    _queries.HISTORY,
+                    {"homeId": home.id, "first": min(_PAGE, slots(last, end, tz)), "after": after},
+                    "PricepoolHistory",
+                )
+                found = _viewer_home(data, home.id)
+                heard.heard(found)
+                sub = obj(found.get("currentSubscription"), "currentSubscription") or {}
+                current = page(sub.get("priceInfoRange"))
+            else:
+                current, first = first, None
+            if current is None:
+                return "cut" if got else None
+            if not current.nodes:
+                # An empty first page: nothing exists after start, e.g. before the home's data.
+                return "cut" if got else "done"
+            heard.add(current.nodes)
+            got += len(current.nodes)
+            previous, newest = newest, max(start_of(n) for n in current.nodes)
+            if newest + step_at(newest, tz) >= end:
+                # ``after`` is strict and ordered: nothing hides between the nodes and end.
+                return "done"
+            if previous is not None and newest <= previous:
+                return "cut"
+            last = newest + step_at(newest, tz)
+            nxt = current.end_cursor
+            if not current.has_next or nxt is None or nxt in seen:
+                return "cut"
+            seen.add(nxt)
+            after = nxt
+
+    def _reach(
+        self,
+        start: datetime,
+        end: datetime,
+        ending: _Ending | None,
+        heard: _Answer,
+        tz: ZoneInfo,
+    ) -> datetime | None:
+        """Where the range answer for [start, end) ends; None when nothing was answered."""
+        if ending == "done":
+            return end
+        if ending is None:
+            return None
+        inside = [i for i in intervals(heard.nodes, tz, None) if start <= i.start < end]
+        return min(inside[-1].end, end) if inside else None
+
+    def _result(
+        self, home: HomeInfo, heard: _Answer, answered: Span | None, pending: Span | None
+    ) -> FetchResult:
+        fresh = _fresh(home, heard)
+        tz = (fresh or home).tz
+        kept: list[PriceInterval] = []
+        if answered is not None:
+            every = intervals(heard.nodes, tz, heard.currency or home.currency)
+            kept = [i for i in every if answered.start <= i.start < answered.end]
+        return FetchResult(kept, answered, pending, None, fresh)
+
+
+def _agent(extra: str | None) -> str:
+    return user_agent(extra)
+
+
+def _viewer_home(data: dict[str, Any], home_id: str) -> dict[str, Any]:
+    viewer = obj(data.get("viewer"), "viewer")
+    if viewer is None:
+        raise InvalidResponseError("the answer has no viewer")
+    found = obj(viewer.get("home"), "viewer.home")
+    if found is None:
+        raise UnknownHomeError(f"the Tibber account has no home {home_id!r}")
+    return found
+
+
+def _home(value: Any) -> HomeInfo:
+    found = obj(value, "home")
+    if found is None:
+        raise InvalidResponseError("viewer.homes holds a null home")
+    sub = obj(found.get("currentSubscription"), "currentSubscription") or {}
+    info = obj(sub.get("priceInfo"), "priceInfo") or {}
+    current = obj(info.get("current"), "priceInfo.current") or {}
+    currency = current.get("currency")
+    nickname = found.get("appNickname")
+    try:
+        return HomeInfo(
+            str(found.get("id") or ""),
+            str(found.get("timeZone") or ""),
+            currency if isinstance(currency, str) else None,
+            nickname if isinstance(nickname, str) else None,
+        )
+    except ValueError as err:
+        raise InvalidResponseError(f"unusable home in viewer.homes: {err}") from err
+
+
+def _fresh(home: HomeInfo, heard: _Answer) -> HomeInfo | None:
+    """``home`` updated by what the answer said, or None when nothing changed."""
+    tz = heard.time_zone or home.time_zone
+    currency = heard.currency or home.currency
+    if tz == home.time_zone and currency == home.currency:
+        return None
+    try:
+        zone(tz)
+    except ValueError as err:
+        raise InvalidResponseError(f"home {home.id!r} has an unusable time zone: {err}") from err
+    return HomeInfo(home.id, tz, currency, home.nickname)
