@@ -1,0 +1,111 @@
+"""Pieces the stores share: instants as numbers, intervals as rows, bad files set aside."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..clock import system_clock
+from ..model import PriceInterval, Span
+
+log = logging.getLogger("pricepool.storage")
+
+Row = tuple[int, int, float, float | None, float | None, str | None, str | None]
+"""An interval as stored: start and length in seconds, total, energy, tax, level, currency."""
+
+_SECOND = timedelta(seconds=1)
+
+
+def stamp(instant: datetime) -> int | float:
+    """POSIX seconds of ``instant``: an int when whole, else a float exact to the microsecond."""
+    value = instant.timestamp()
+    whole = int(value)
+    return whole if whole == value else value
+
+
+def instant(value: object) -> datetime:
+    """The UTC instant ``value`` POSIX seconds name; TypeError for anything but a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected POSIX seconds, got {value!r}")
+    return datetime.fromtimestamp(value, UTC)
+
+
+def row(item: PriceInterval) -> Row:
+    """``item`` as a row; NaN energy and tax become None."""
+    return (
+        int(item.start.timestamp()),
+        item.length // _SECOND,
+        item.total,
+        None if math.isnan(item.energy) else item.energy,
+        None if math.isnan(item.tax) else item.tax,
+        item.level.value if item.level else None,
+        item.currency,
+    )
+
+
+def interval(values: Sequence[Any], tz: ZoneInfo) -> PriceInterval:
+    """The interval a row describes, its start shown in ``tz``; ValueError or TypeError if bad."""
+    start, length, total, energy, tax, level, currency = values
+    if not isinstance(start, int) or not isinstance(length, int):
+        raise TypeError(
+            f"interval start and length must be whole seconds, got {start!r}, {length!r}"
+        )
+    if currency is not None and not isinstance(currency, str):
+        raise TypeError(f"currency must be a string, got {currency!r}")
+    # ``end`` in UTC: two datetimes sharing a ZoneInfo subtract as wall clocks, wrong across DST.
+    return PriceInterval(
+        datetime.fromtimestamp(start, tz),
+        datetime.fromtimestamp(start + length, UTC),
+        total,
+        energy,
+        tax,
+        level,
+        currency,
+    )
+
+
+def union(spans: Iterable[Span]) -> list[Span]:
+    """The sorted, merged union of ``spans`` (touching spans join)."""
+    merged: list[Span] = []
+    for span in sorted(spans, key=lambda s: s.start):
+        if merged and span.start <= merged[-1].end:
+            if span.end > merged[-1].end:
+                merged[-1] = Span(merged[-1].start, span.end)
+        else:
+            merged.append(span)
+    return merged
+
+
+def cause(err: BaseException) -> str:
+    """A short reason for ``err``: the OS's words when there are some."""
+    if isinstance(err, OSError) and err.strerror:
+        return f"{err.strerror} (errno {err.errno})"
+    return str(err) or type(err).__name__
+
+
+def set_aside(path: Path, why: str, companions: Iterable[str] = ()) -> Path:
+    """Rename ``path`` to ``<name>.corrupt.<UTC time>`` and log both paths.
+
+    ``companions`` are suffixes of files that belong to ``path`` (SQLite's ``-wal``) and
+    follow it. The file is kept for inspection, never overwritten.
+    """
+    tag = system_clock().strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.corrupt.{tag}")
+    count = 1
+    while target.exists():
+        # Two bad files within one second must not overwrite each other's evidence.
+        count += 1
+        target = path.with_name(f"{path.name}.corrupt.{tag}.{count}")
+    os.replace(path, target)
+    for suffix in companions:
+        extra = path.with_name(path.name + suffix)
+        if extra.exists():
+            os.replace(extra, target.with_name(target.name + suffix))
+    log.error("%s is unreadable (%s); moved it to %s and starting empty", path, why, target)
+    return target

@@ -1,0 +1,391 @@
+"""Many homes in one SQLite database, written as diffs.
+
+Schema (version 1, in ``PRAGMA user_version``); instants are POSIX seconds::
+
+    homes(key INTEGER PRIMARY KEY, id TEXT UNIQUE, time_zone, currency, nickname, revision)
+    groups(home, id, fetched_at, span_start, span_end)             PRIMARY KEY (home, id)
+    intervals(home, start, length_s, total, energy, tax, level, currency, group_id)
+                                                                    PRIMARY KEY (home, start)
+    coverage(home, span_start, span_end)
+    pending(home, span_start, span_end, retry_at)
+
+``home`` columns hold ``homes.key``. NaN energy and tax are NULL. Each save is one
+``BEGIN IMMEDIATE`` transaction in WAL mode, so a crash leaves the last committed save and a
+second process waits (``busy_timeout``) instead of failing.
+
+What a save writes: the store remembers per home the group ids it last wrote and the
+home's ``revision``. Groups gone from the snapshot are deleted; the span of each new group
+is rewritten from the snapshot; coverage and pending (a few rows) are replaced. When the
+revision shows another writer, or the store has not seen the home, the home is rewritten
+whole. Saving one new day into a year is therefore O(day), not O(year).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import StorageError
+from ..model import HomeInfo, PriceInterval, Span
+from ._codec import cause, instant, interval, log, row, set_aside, stamp, union
+from .base import Group, Pending, Snapshot
+
+__all__ = ["SCHEMA", "SqliteStore"]
+
+_V1 = (
+    """CREATE TABLE homes (
+        key INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        time_zone TEXT NOT NULL,
+        currency TEXT,
+        nickname TEXT,
+        revision INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE groups (
+        home INTEGER NOT NULL,
+        id INTEGER NOT NULL,
+        fetched_at NUMERIC NOT NULL,
+        span_start NUMERIC NOT NULL,
+        span_end NUMERIC NOT NULL,
+        PRIMARY KEY (home, id)) WITHOUT ROWID""",
+    """CREATE TABLE intervals (
+        home INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        length_s INTEGER NOT NULL,
+        total REAL NOT NULL,
+        energy REAL,
+        tax REAL,
+        level TEXT,
+        currency TEXT,
+        group_id INTEGER NOT NULL,
+        PRIMARY KEY (home, start)) WITHOUT ROWID""",
+    """CREATE TABLE coverage (
+        home INTEGER NOT NULL,
+        span_start NUMERIC NOT NULL,
+        span_end NUMERIC NOT NULL)""",
+    "CREATE INDEX coverage_home ON coverage (home)",
+    """CREATE TABLE pending (
+        home INTEGER NOT NULL,
+        span_start NUMERIC NOT NULL,
+        span_end NUMERIC NOT NULL,
+        retry_at NUMERIC NOT NULL)""",
+    "CREATE INDEX pending_home ON pending (home)",
+)
+
+
+def _run(statements: Sequence[str]) -> Callable[[sqlite3.Connection], None]:
+    def migrate(db: sqlite3.Connection) -> None:
+        for statement in statements:
+            db.execute(statement)
+
+    return migrate
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_run(_V1)]
+"""``MIGRATIONS[v]`` takes a database from schema ``v`` to ``v + 1``, inside a transaction."""
+
+SCHEMA = len(MIGRATIONS)
+
+_BUSY_SECONDS = 10.0
+_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """What this store last wrote (or read) for a home."""
+
+    revision: int
+    groups: frozenset[int]
+
+
+class SqliteStore:
+    """Snapshots of many homes in the SQLite database at ``path``.
+
+    The connection opens on first use and is used from worker threads one call at a time.
+    ``close`` releases it; a later call opens it again.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._db: sqlite3.Connection | None = None
+        self._lock = asyncio.Lock()
+        self._written: dict[str, _Written] = {}
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"
+
+    async def load(self, home_id: str) -> Snapshot | None:
+        async with self._lock:
+            return await asyncio.to_thread(self._load, home_id)
+
+    async def save(self, snapshot: Snapshot) -> None:
+        async with self._lock:
+            await asyncio.to_thread(self._save, snapshot)
+
+    async def homes(self) -> list[str]:
+        async with self._lock:
+            return await asyncio.to_thread(self._homes)
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._db is not None:
+                db, self._db = self._db, None
+                await asyncio.to_thread(db.close)
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._db is None:
+            try:
+                self._db = self._open()
+            except sqlite3.Error as err:
+                raise StorageError(f"cannot open {self.path}: {cause(err)}") from err
+            except OSError as err:
+                raise StorageError(f"cannot open {self.path}: {cause(err)}") from err
+        return self._db
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            # Created here so that the database (and its -wal, which copies the mode) is 0600.
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        db = self._connection()
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as err:
+            db.close()
+            if "not a database" not in str(err):
+                raise
+            set_aside(self.path, str(err), _COMPANIONS)
+            db = self._connection()
+            version = 0
+        try:
+            if version > SCHEMA:
+                # Checked before anything (even the journal mode) is written to the file.
+                raise StorageError(
+                    f"{self.path} has schema version {version}, newer than this pricepool's "
+                    f"{SCHEMA}; refusing to read or change it"
+                )
+            db.execute("PRAGMA journal_mode=WAL")
+            # FULL syncs the WAL on every commit: a completed save survives a power cut too.
+            db.execute("PRAGMA synchronous=FULL")
+            if version < SCHEMA:
+                self._migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _connection(self) -> sqlite3.Connection:
+        # isolation_level=None: transactions are ours (BEGIN IMMEDIATE), not the module's.
+        return sqlite3.connect(
+            self.path, timeout=_BUSY_SECONDS, isolation_level=None, check_same_thread=False
+        )
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        with _transaction(db):
+            # Read again under the write lock: another process may have migrated meanwhile.
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA:
+                raise StorageError(
+                    f"{self.path} has schema version {version}, newer than this pricepool's "
+                    f"{SCHEMA}; refusing to read or change it"
+                )
+            for step in MIGRATIONS[version:]:
+                step(db)
+            db.execute(f"PRAGMA user_version = {SCHEMA}")
+
+    # -- operations (worker thread) ----------------------------------------------------------
+
+    def _homes(self) -> list[str]:
+        db = self._connect()
+        try:
+            return [name for (name,) in db.execute("SELECT id FROM homes ORDER BY id")]
+        except sqlite3.Error as err:
+            raise StorageError(f"cannot read {self.path}: {cause(err)}") from err
+
+    def _load(self, home_id: str) -> Snapshot | None:
+        db = self._connect()
+        try:
+            # One read transaction: a consistent view while another process writes.
+            with _transaction(db, "BEGIN"):
+                found = db.execute(
+                    "SELECT key, time_zone, currency, nickname, revision FROM homes WHERE id = ?",
+                    (home_id,),
+                ).fetchone()
+                if found is None:
+                    self._written.pop(home_id, None)
+                    return None
+                key, time_zone, currency, nickname, revision = found
+                home = HomeInfo(home_id, time_zone, currency, nickname)
+                tz = home.tz
+                groups = [
+                    Group(gid, instant(at), Span(instant(a), instant(b)))
+                    for gid, at, a, b in db.execute(
+                        "SELECT id, fetched_at, span_start, span_end FROM groups "
+                        "WHERE home = ? ORDER BY id",
+                        (key,),
+                    )
+                ]
+                intervals: list[PriceInterval] = []
+                group_ids: list[int] = []
+                for *values, gid in db.execute(
+                    "SELECT start, length_s, total, energy, tax, level, currency, group_id "
+                    "FROM intervals WHERE home = ? ORDER BY start",
+                    (key,),
+                ):
+                    intervals.append(interval(values, tz))
+                    group_ids.append(gid)
+                coverage = [
+                    Span(instant(a), instant(b))
+                    for a, b in db.execute(
+                        "SELECT span_start, span_end FROM coverage WHERE home = ? ORDER BY rowid",
+                        (key,),
+                    )
+                ]
+                pending = [
+                    Pending(Span(instant(a), instant(b)), instant(at))
+                    for a, b, at in db.execute(
+                        "SELECT span_start, span_end, retry_at FROM pending WHERE home = ? "
+                        "ORDER BY rowid",
+                        (key,),
+                    )
+                ]
+        except sqlite3.Error as err:
+            raise StorageError(
+                f"cannot read home {home_id!r} from {self.path}: {cause(err)}"
+            ) from err
+        except (ValueError, TypeError) as err:
+            raise StorageError(
+                f"home {home_id!r} in {self.path} holds a bad value: {cause(err)}"
+            ) from err
+        self._written[home_id] = _Written(revision, frozenset(g.id for g in groups))
+        return Snapshot(
+            home,
+            groups=groups,
+            intervals=intervals,
+            group_ids=group_ids,
+            coverage=coverage,
+            pending=pending,
+        )
+
+    def _save(self, snapshot: Snapshot) -> None:
+        db = self._connect()
+        home = snapshot.home
+        try:
+            with _transaction(db):
+                key, revision = self._home_row(db, home)
+                written = self._written.get(home.id)
+                if written is None or written.revision != revision:
+                    # New to us, or another writer was here since: the diff would be wrong.
+                    _rewrite(db, key, snapshot)
+                elif not _diff(db, key, snapshot, written.groups):
+                    log.warning(
+                        "home %r in %s: diff left a different interval count; rewrote it whole",
+                        home.id,
+                        self.path,
+                    )
+                    _rewrite(db, key, snapshot)
+                _replace_coverage(db, key, snapshot)
+                revision += 1
+                db.execute("UPDATE homes SET revision = ? WHERE key = ?", (revision, key))
+        except sqlite3.Error as err:
+            raise StorageError(
+                f"cannot save home {home.id!r} to {self.path}: {cause(err)}"
+            ) from err
+        self._written[home.id] = _Written(revision, frozenset(g.id for g in snapshot.groups))
+
+    @staticmethod
+    def _home_row(db: sqlite3.Connection, home: HomeInfo) -> tuple[int, int]:
+        key, revision = db.execute(
+            "INSERT INTO homes (id, time_zone, currency, nickname) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET time_zone = excluded.time_zone, "
+            "currency = excluded.currency, nickname = excluded.nickname "
+            "RETURNING key, revision",
+            (home.id, home.time_zone, home.currency, home.nickname),
+        ).fetchone()
+        return int(key), int(revision)
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iterator[None]:
+    db.execute(begin)
+    try:
+        yield
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+_INSERT = (
+    "INSERT INTO intervals (home, start, length_s, total, energy, tax, level, currency, group_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _insert_groups(db: sqlite3.Connection, key: int, groups: Sequence[Group]) -> None:
+    db.executemany(
+        "INSERT INTO groups (home, id, fetched_at, span_start, span_end) VALUES (?, ?, ?, ?, ?)",
+        [(key, g.id, stamp(g.fetched_at), stamp(g.span.start), stamp(g.span.end)) for g in groups],
+    )
+
+
+def _insert(db: sqlite3.Connection, key: int, snapshot: Snapshot, lo: int, hi: int) -> None:
+    items, ids = snapshot.intervals, snapshot.group_ids
+    db.executemany(_INSERT, ((key, *row(items[i]), ids[i]) for i in range(lo, hi)))
+
+
+def _rewrite(db: sqlite3.Connection, key: int, snapshot: Snapshot) -> None:
+    db.execute("DELETE FROM intervals WHERE home = ?", (key,))
+    db.execute("DELETE FROM groups WHERE home = ?", (key,))
+    _insert_groups(db, key, snapshot.groups)
+    _insert(db, key, snapshot, 0, len(snapshot.intervals))
+
+
+def _start(item: PriceInterval) -> float:
+    return item.start.timestamp()
+
+
+def _diff(db: sqlite3.Connection, key: int, snapshot: Snapshot, written: frozenset[int]) -> bool:
+    """Bring the home's rows from ``written`` groups to ``snapshot``; False if counts disagree.
+
+    Rewriting each new group's span from the snapshot (rather than inserting the group's
+    members alone) keeps the rows equal to the snapshot whatever the pool did inside it.
+    """
+    present = {g.id: g for g in snapshot.groups}
+    for gid in written - present.keys():
+        db.execute("DELETE FROM intervals WHERE home = ? AND group_id = ?", (key, gid))
+        db.execute("DELETE FROM groups WHERE home = ? AND id = ?", (key, gid))
+    new = [present[gid] for gid in sorted(present.keys() - written)]
+    _insert_groups(db, key, new)
+    items = snapshot.intervals
+    for span in union(g.span for g in new):
+        a, b = stamp(span.start), stamp(span.end)
+        db.execute("DELETE FROM intervals WHERE home = ? AND start >= ? AND start < ?", (key, a, b))
+        lo = bisect_left(items, a, key=_start)
+        _insert(db, key, snapshot, lo, bisect_left(items, b, lo, key=_start))
+    (count,) = db.execute("SELECT COUNT(*) FROM intervals WHERE home = ?", (key,)).fetchone()
+    return bool(count == len(items))
+
+
+def _replace_coverage(db: sqlite3.Connection, key: int, snapshot: Snapshot) -> None:
+    db.execute("DELETE FROM coverage WHERE home = ?", (key,))
+    db.execute("DELETE FROM pending WHERE home = ?", (key,))
+    db.executemany(
+        "INSERT INTO coverage (home, span_start, span_end) VALUES (?, ?, ?)",
+        [(key, stamp(s.start), stamp(s.end)) for s in snapshot.coverage],
+    )
+    db.executemany(
+        "INSERT INTO pending (home, span_start, span_end, retry_at) VALUES (?, ?, ?, ?)",
+        [
+            (key, stamp(p.span.start), stamp(p.span.end), stamp(p.retry_at))
+            for p in snapshot.pending
+        ],
+    )
