@@ -13,9 +13,10 @@ Schema (version 1, in ``PRAGMA user_version``); instants are POSIX seconds::
 ``BEGIN IMMEDIATE`` transaction in WAL mode, so a crash leaves the last committed save and a
 second process waits (``busy_timeout``) instead of failing.
 
-What a save writes: the store remembers per home the group ids it last wrote and the
-home's ``revision``. Groups gone from the snapshot are deleted; the span of each new group
-is rewritten from the snapshot; coverage and pending (a few rows) are replaced. When the
+What a save writes: the store remembers per home the groups it last wrote, how many
+intervals each held, and the home's ``revision``. Groups gone from the snapshot are
+deleted, groups holding a different number are rewritten, the span of each new group is
+rewritten from the snapshot; coverage and pending (a few rows) are replaced. When the
 revision shows another writer, or the store has not seen the home, the home is rewritten
 whole. Saving one new day into a year is therefore O(day), not O(year).
 """
@@ -27,6 +28,7 @@ import contextlib
 import os
 import sqlite3
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,10 +99,15 @@ _COMPANIONS = ("-wal", "-shm", "-journal")
 
 @dataclass(frozen=True, slots=True)
 class _Written:
-    """What this store last wrote (or read) for a home."""
+    """What this store last wrote (or read) for a home: its revision, and each group with
+    the number of intervals it held."""
 
     revision: int
-    groups: frozenset[int]
+    groups: dict[Group, int]
+
+    @classmethod
+    def of(cls, revision: int, snapshot: Snapshot) -> _Written:
+        return cls(revision, _counts(snapshot))
 
 
 class SqliteStore:
@@ -264,8 +271,7 @@ class SqliteStore:
             raise StorageError(
                 f"home {home_id!r} in {self.path} holds a bad value: {cause(err)}"
             ) from err
-        self._written[home_id] = _Written(revision, frozenset(g.id for g in groups))
-        return Snapshot(
+        snapshot = Snapshot(
             home,
             groups=groups,
             intervals=intervals,
@@ -273,6 +279,8 @@ class SqliteStore:
             coverage=coverage,
             pending=pending,
         )
+        self._written[home_id] = _Written.of(revision, snapshot)
+        return snapshot
 
     def _save(self, snapshot: Snapshot) -> None:
         db = self._connect()
@@ -298,7 +306,7 @@ class SqliteStore:
             raise StorageError(
                 f"cannot save home {home.id!r} to {self.path}: {cause(err)}"
             ) from err
-        self._written[home.id] = _Written(revision, frozenset(g.id for g in snapshot.groups))
+        self._written[home.id] = _Written.of(revision, snapshot)
 
     @staticmethod
     def _home_row(db: sqlite3.Connection, home: HomeInfo) -> tuple[int, int]:
@@ -353,17 +361,32 @@ def _start(item: PriceInterval) -> float:
     return item.start.timestamp()
 
 
-def _diff(db: sqlite3.Connection, key: int, snapshot: Snapshot, written: frozenset[int]) -> bool:
-    """Bring the home's rows from ``written`` groups to ``snapshot``; False if counts disagree.
+def _counts(snapshot: Snapshot) -> dict[Group, int]:
+    held = Counter(snapshot.group_ids)
+    return {g: held[g.id] for g in snapshot.groups}
 
-    Rewriting each new group's span from the snapshot (rather than inserting the group's
-    members alone) keeps the rows equal to the snapshot whatever the pool did inside it.
+
+def _diff(db: sqlite3.Connection, key: int, snapshot: Snapshot, written: dict[Group, int]) -> bool:
+    """Bring the home's rows from ``written`` to ``snapshot``; False if counts then disagree.
+
+    Groups are compared whole (id, fetch time, span) with the number of intervals they
+    hold. A group that is gone loses its rows; a group that holds a different number (a
+    later fetch, even an empty one that made no group, took some) has its rows rewritten;
+    each new group's span is rewritten from the snapshot. O(g + changed rows + log n).
     """
-    present = {g.id: g for g in snapshot.groups}
-    for gid in written - present.keys():
-        db.execute("DELETE FROM intervals WHERE home = ? AND group_id = ?", (key, gid))
-        db.execute("DELETE FROM groups WHERE home = ? AND id = ?", (key, gid))
-    new = [present[gid] for gid in sorted(present.keys() - written)]
+    now = _counts(snapshot)
+    for group in written.keys() - now.keys():
+        db.execute("DELETE FROM intervals WHERE home = ? AND group_id = ?", (key, group.id))
+        db.execute("DELETE FROM groups WHERE home = ? AND id = ?", (key, group.id))
+    for group in sorted(now.keys() & written.keys(), key=lambda g: g.id):
+        if now[group] != written[group]:
+            db.execute("DELETE FROM intervals WHERE home = ? AND group_id = ?", (key, group.id))
+            # OR REPLACE: a row still held by another group in the database may move here.
+            db.executemany(
+                _INSERT.replace("INSERT", "INSERT OR REPLACE", 1),
+                ((key, *row(item), group.id) for item in snapshot.members(group.id)),
+            )
+    new = sorted(now.keys() - written.keys(), key=lambda g: g.id)
     _insert_groups(db, key, new)
     items = snapshot.intervals
     for span in union(g.span for g in new):
