@@ -455,3 +455,17 @@ async def test_thirty_days_of_polling_cost_one_call_per_day(
             clock.advance(timedelta(minutes=15))
     assert len(source.calls) <= 1 + 30
     assert pool.stats.requests == 30 * 96
+
+
+async def test_a_fetch_is_not_evicted_before_its_request_reads_it(
+    source: FakeSource, clock: ManualClock
+) -> None:
+    """Found by the property test: with the limit held by the protected window, the
+    old day a request just fetched was evicted at once and the request got nothing."""
+    old = TODAY - timedelta(days=3)
+    async with pool_of(source, clock, max_intervals=96) as pool:
+        await pool.get_intervals(at(TODAY, 10), at(TODAY, 11))
+        got = await pool.get_intervals(at(old, 23, 45), midnight(old + timedelta(1)))
+        assert got == source.truth(HOME, at(old, 23, 45), midnight(old + timedelta(1)))
+        assert len(got) == 1
+        assert pool.stats.intervals == 96  # evicted once the request had its answer

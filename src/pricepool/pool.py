@@ -61,13 +61,18 @@ class PoolStats:
 class _Flight:
     """One source call under way, shared by every request that needs its span."""
 
-    __slots__ = ("end", "logged", "start", "task")
+    __slots__ = ("end", "group", "logged", "start", "task", "waiters")
 
-    def __init__(self, start: int, end: int, task: asyncio.Task[None]) -> None:
+    task: asyncio.Task[None]
+
+    def __init__(self, start: int, end: int) -> None:
         self.start = start
         self.end = end
-        self.task = task
         self.logged = False
+        self.group: int | None = None
+        # Requests that will slice what this flight brought: its group is not evicted
+        # before they have their answer.
+        self.waiters = 0
 
 
 def _instant(name: str, value: object) -> int:
@@ -123,6 +128,7 @@ class IntervalPool:
         self._home: HomeInfo | None = None
         self._home_task: asyncio.Task[HomeInfo] | None = None
         self._flights: list[_Flight] = []
+        self._held: set[_Flight] = set()
         # The horizon (end of the last publishable day) changes only at publish times.
         self._horizon = 0
         self._horizon_until = -1
@@ -254,8 +260,16 @@ class IntervalPool:
         if a >= top or self._coverage.covers(a, top):
             self._hits += 1
             return self._timeline.slice(a, b)
-        await self._fill(self._plan(a, top, limit, now, home.tz), now, allow_partial)
-        return self._timeline.slice(a, b)
+        flights: list[_Flight] = []
+        try:
+            await self._fill(self._plan(a, top, limit, now, home.tz), now, allow_partial, flights)
+            return self._timeline.slice(a, b)
+        finally:
+            for flight in flights:
+                flight.waiters -= 1
+                if not flight.waiters:
+                    self._held.discard(flight)
+            self._enforce()
 
     def coverage(self) -> tuple[list[Span], list[Pending]]:
         """The answered spans and the pending ones, oldest first."""
@@ -270,7 +284,8 @@ class IntervalPool:
         """Fetch groups retention would evict now (for a dry run)."""
         if self._home is None:
             return []
-        return self._retention.victims(self._timeline, self._clock(), self._home.tz)
+        spare = {f.group for f in self._held if f.group is not None}
+        return self._retention.victims(self._timeline, self._clock(), self._home.tz, spare)
 
     def snapshot(self) -> Snapshot:
         """An immutable copy of everything the pool holds. O(n) memcpy."""
@@ -355,13 +370,14 @@ class IntervalPool:
             self._changed()
         return self._home
 
-    async def _fill(self, spans: Sequence[Edge], now: datetime, allow_partial: bool) -> None:
-        if not spans:
-            return
-        flights: list[_Flight] = []
+    async def _fill(
+        self, spans: Sequence[Edge], now: datetime, allow_partial: bool, flights: list[_Flight]
+    ) -> None:
+        """Fetch ``spans``, sharing flights under way; ``flights`` gets those waited on."""
         for lo, hi in spans:
             shared = [f for f in self._flights if f.start < hi and f.end > lo]
-            flights.extend(shared)
+            for flight in shared:
+                self._hold(flight, flights)
             fresh = subtract(lo, hi, sorted((f.start, f.end) for f in shared))
             if fresh and now.timestamp() < self._quiet_until:
                 wait = self._quiet_until - now.timestamp()
@@ -374,7 +390,9 @@ class IntervalPool:
                     return
                 raise limited
             for f_lo, f_hi in fresh:
-                flights.append(self._launch(f_lo, f_hi))
+                self._hold(self._launch(f_lo, f_hi), flights)
+        if not flights:
+            return
         await asyncio.wait([f.task for f in flights])
         for flight in flights:
             if flight.task.cancelled():
@@ -393,14 +411,20 @@ class IntervalPool:
                     error,
                 )
 
+    def _hold(self, flight: _Flight, flights: list[_Flight]) -> None:
+        flight.waiters += 1
+        self._held.add(flight)
+        flights.append(flight)
+
     def _launch(self, lo: int, hi: int) -> _Flight:
-        task = asyncio.create_task(self._fetch(lo, hi))
-        flight = _Flight(lo, hi, task)
+        flight = _Flight(lo, hi)
+        flight.task = asyncio.create_task(self._fetch(flight))
         self._flights.append(flight)
-        task.add_done_callback(lambda _: self._flights.remove(flight))
+        flight.task.add_done_callback(lambda _: self._flights.remove(flight))
         return flight
 
-    async def _fetch(self, lo: int, hi: int) -> None:
+    async def _fetch(self, flight: _Flight) -> None:
+        lo, hi = flight.start, flight.end
         home = self._home
         assert home is not None
         self._calls += 1
@@ -415,13 +439,16 @@ class IntervalPool:
             self._failures += 1
             raise
         try:
-            self._apply(result, lo, hi, home)
+            flight.group = self._apply(result, lo, hi, home)
         except InvalidResponseError:
             self._failures += 1
             raise
 
-    def _apply(self, result: FetchResult, lo: int, hi: int, home: HomeInfo) -> None:
-        """Validate the whole answer, then merge it; nothing is kept from a bad one."""
+    def _apply(self, result: FetchResult, lo: int, hi: int, home: HomeInfo) -> int | None:
+        """Validate the whole answer, then merge it; nothing is kept from a bad one.
+
+        Returns the new fetch group, if the answer held intervals.
+        """
         if result.home is not None and result.home.id == home.id and result.home != home:
             home = result.home
             self._home = home
@@ -451,10 +478,12 @@ class IntervalPool:
         if result.pending is not None:
             pending = result.pending.seconds
         # Below here nothing raises: the answer is merged as a whole.
+        group = None
         if answered is not None:
             merged = self._timeline.merge(answered[0], answered[1], intervals, starts, now)
             self._revisions += merged.revised
             self._coverage.record(*answered)
+            group = merged.group
         due = stamp + self._recheck
         if pending is not None:
             asked = int(result.retry_at.timestamp()) if result.retry_at else 0
@@ -464,8 +493,20 @@ class IntervalPool:
         known = sorted(e for e in (answered, pending) if e is not None)
         for g_lo, g_hi in subtract(lo, hi, known):
             self._coverage.defer(g_lo, g_hi, due)
-        self._evictions += self._retention.enforce(self._timeline, self._coverage, now, tz)
         self._changed()
+        return group
+
+    def _enforce(self) -> None:
+        """Apply retention, sparing groups that requests under way are about to read."""
+        if len(self._timeline) <= self._retention.max_intervals or self._home is None:
+            return
+        spare = {f.group for f in self._held if f.group is not None}
+        dropped = self._retention.enforce(
+            self._timeline, self._coverage, self._clock(), self._home.tz, spare
+        )
+        if dropped:
+            self._evictions += dropped
+            self._changed()
 
     # ------------------------------------------------------------------ persistence
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -36,8 +37,13 @@ class Retention:
             int(day_start(now, tz, 2).timestamp()),
         )
 
-    def victims(self, timeline: Timeline, now: datetime, tz: ZoneInfo) -> list[int]:
-        """The groups ``enforce`` would evict, oldest first, without evicting them."""
+    def victims(
+        self, timeline: Timeline, now: datetime, tz: ZoneInfo, spare: Set[int] = frozenset()
+    ) -> list[int]:
+        """The groups ``enforce`` would evict, oldest first, without evicting them.
+
+        Groups in ``spare`` are kept like protected ones.
+        """
         excess = len(timeline) - self.max_intervals
         if excess <= 0:
             return []
@@ -46,16 +52,23 @@ class Retention:
         for group in timeline.groups:
             if excess <= 0:
                 break
-            if group.id in safe:
+            if group.id in safe or group.id in spare:
                 continue
             chosen.append(group.id)
             excess -= timeline.size(group.id)
         return chosen
 
-    def enforce(self, timeline: Timeline, coverage: Coverage, now: datetime, tz: ZoneInfo) -> int:
+    def enforce(
+        self,
+        timeline: Timeline,
+        coverage: Coverage,
+        now: datetime,
+        tz: ZoneInfo,
+        spare: Set[int] = frozenset(),
+    ) -> int:
         """Evict until within the limit; evicted spans lose coverage. Returns intervals dropped."""
         dropped = 0
-        for group in self.victims(timeline, now, tz):
+        for group in self.victims(timeline, now, tz, spare):
             count, lost = timeline.evict(group)
             dropped += count
             for start, end in lost:

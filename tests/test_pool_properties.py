@@ -1,0 +1,105 @@
+"""Random request sequences against a source with a known truth."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pricepool import IntervalPool, ManualClock, Span
+from pricepool.coverage import union
+
+from .fakes import FakeSource
+
+ZONES = ["Europe/Berlin", "Europe/Oslo", "Europe/Stockholm"]
+EPOCH = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+def seconds(low: int, high: int) -> st.SearchStrategy[int]:
+    """Seconds, often on the quarter-hour grid where off-by-one bugs live."""
+    return st.one_of(
+        st.integers(low // 900, high // 900).map(lambda q: q * 900), st.integers(low, high)
+    )
+
+
+requests = st.tuples(
+    seconds(-400 * 86_400, 400 * 86_400),  # start, from now
+    seconds(900, 20 * 86_400),  # length
+    seconds(0, 3 * 86_400),  # clock advance before the request
+    st.one_of(st.just(0), st.integers(1, 999_999)),  # microseconds off the grid
+)
+
+
+def overlap(a: Span, b: Span) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    zone=st.sampled_from(ZONES),
+    steps=st.lists(requests, min_size=1, max_size=12),
+    offset=seconds(0, 86_399),
+)
+def test_answers_equal_the_truth_and_nothing_is_fetched_twice(
+    zone: str, steps: list[tuple[int, int, int, int]], offset: int
+) -> None:
+    clock = ManualClock(EPOCH + timedelta(seconds=offset))
+    source = FakeSource(clock, {"home": zone})
+
+    async def run() -> None:
+        async with IntervalPool("home", source, clock=clock, max_intervals=10**7) as pool:
+            answered: list[Span] = []
+            for start_s, length, advance, micro in steps:
+                clock.advance(advance)
+                start = clock() + timedelta(seconds=start_s, microseconds=micro)
+                end = start + timedelta(seconds=length)
+                before = len(source.calls)
+                got = await pool.get_intervals(start, end)
+                published = source.published_until(pool.home.tz)  # type: ignore[union-attr]
+                truth = [i for i in source.truth("home", start, end) if i.start < published]
+                assert got == truth
+                assert [i.start.tzinfo for i in got] == [pool.home.tz] * len(got)  # type: ignore[union-attr]
+                for span in source.calls[before:]:
+                    assert not any(overlap(span, old) for old in answered), (span, answered)
+                    answered.append(span)
+                # Asking again at once never calls the source.
+                calls = len(source.calls)
+                assert await pool.get_intervals(start, end) == got
+                assert len(source.calls) == calls
+            spans = union(s.seconds for s in answered)
+            assert [Span.from_seconds(*e) for e in spans] == pool.coverage()[0]
+
+    asyncio.run(run())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    zone=st.sampled_from(ZONES),
+    steps=st.lists(requests, min_size=1, max_size=10),
+    limit=st.integers(96, 3000),
+)
+def test_answers_stay_true_under_retention(
+    zone: str, steps: list[tuple[int, int, int, int]], limit: int
+) -> None:
+    clock = ManualClock(EPOCH)
+    source = FakeSource(clock, {"home": zone})
+
+    async def run() -> None:
+        async with IntervalPool("home", source, clock=clock, max_intervals=limit) as pool:
+            for start_s, length, advance, micro in steps:
+                clock.advance(advance)
+                start = clock() + timedelta(seconds=start_s, microseconds=micro)
+                end = start + timedelta(seconds=length)
+                got = await pool.get_intervals(start, end)
+                published = source.published_until(pool.home.tz)  # type: ignore[union-attr]
+                assert got == [i for i in source.truth("home", start, end) if i.start < published]
+                # At rest, over the limit only when nothing may be evicted.
+                assert pool.stats.intervals <= limit or not pool.evictable()
+
+    asyncio.run(run())
