@@ -181,7 +181,7 @@ class TibberSource:
         tomorrow = day_start(now, tz, 1)
         horizon = day_start(now, tz, 2)
         if span.start >= horizon:
-            return FetchResult((), None)
+            return FetchResult([], None)
         heard = _Answer()
         start = day_floor(span.start, tz)
         if start < recent:

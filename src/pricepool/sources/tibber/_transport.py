@@ -6,6 +6,7 @@ Status and body map onto ``pricepool.errors``:
     429, extensions.retryAfter                           RateLimitedError         after Retry-After
     5xx, timeout, connection failure                     SourceUnavailableError   with backoff
     not JSON, not GraphQL, errors without extensions,
+    errors[].extensions.code NOT_FOUND                   UnknownHomeError         never retried
     other error codes, null data, NaN                    InvalidResponseError     never retried
 """
 
@@ -29,6 +30,7 @@ from ...errors import (
     RateLimitedError,
     SourceError,
     SourceUnavailableError,
+    UnknownHomeError,
 )
 from ._limiter import Limiter
 
@@ -47,6 +49,14 @@ def user_agent(extra: str | None) -> str:
     except PackageNotFoundError:  # running from a source tree that was never installed
         own = "0"
     return f"pricepool/{own} {extra}" if extra else f"pricepool/{own}"
+
+
+class _Down(SourceUnavailableError):
+    """A 5xx answer, with the Retry-After it may carry (503 often does)."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -114,6 +124,8 @@ class Transport:
                 cause = str(err)
             except SourceUnavailableError as err:
                 delay = self._backoff(attempt)
+                if isinstance(err, _Down) and err.retry_after is not None:
+                    delay = max(delay, err.retry_after)
                 self._check_budget(err, delay, deadline, attempt)
                 cause = str(err)
             log.warning("%s: retrying in %.1f s after: %s", name, delay, self._redact(cause))
@@ -128,6 +140,9 @@ class Transport:
                 f"{err.args[0]} (gave up after {attempt + 1} attempts within the "
                 f"{self.retry_budget:g} s retry budget)",
             )
+        if isinstance(err, _Down):
+            # Callers see the public type; the subclass only carried Retry-After to here.
+            raise SourceUnavailableError(*err.args) from None
         raise err
 
     def _backoff(self, attempt: int) -> float:
@@ -195,7 +210,7 @@ class Transport:
                 after = _extension_retry(_loads(body))
             raise RateLimitedError(f"{where} asks to slow down", retry_after=after)
         if status >= 500:
-            raise SourceUnavailableError(f"{where} failed")
+            raise _Down(f"{where} failed", self._retry_after(retry_header))
         if "json" not in kind:
             snippet = self._redact(body[:120].decode("utf-8", "replace").strip())
             raise InvalidResponseError(
@@ -236,6 +251,9 @@ class Transport:
             if after is not None or code in ("TOO_MANY_REQUESTS", "RATE_LIMITED"):
                 raise RateLimitedError(f"{where} asks to slow down: {message}", retry_after=after)
         message, code, ext = found[0] if found else ("", None, None)
+        if code == "NOT_FOUND":
+            # Tibber's answer to a home id the account does not have.
+            raise UnknownHomeError(f"{where}: {message}")
         if ext is None:
             raise InvalidResponseError(f"{where}: GraphQL error without extensions: {message}")
         raise InvalidResponseError(f"{where}: GraphQL error {code}: {message}")

@@ -1,0 +1,353 @@
+"""TibberSource against the local Tibber simulator: routing, paging, resolutions, faults."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pricepool import FetchResult, HomeInfo, ManualClock, Span
+from pricepool.clock import local_midnight
+from pricepool.errors import (
+    AuthenticationError,
+    InvalidResponseError,
+    RateLimitedError,
+    SourceUnavailableError,
+    UnknownHomeError,
+)
+from pricepool.simulator import DEFAULT_HOMES, Simulator
+from pricepool.sources.tibber import TibberSource
+
+OSLO = ZoneInfo("Europe/Oslo")
+SIM_HOME = DEFAULT_HOMES[0]
+HOME = HomeInfo(SIM_HOME.id, SIM_HOME.time_zone, SIM_HOME.currency, SIM_HOME.nickname)
+BOTH = frozenset({"priceInfo", "priceInfoRange"})
+
+
+def oslo(day: date, hour: int = 0, minute: int = 0) -> datetime:
+    return local_midnight(day, OSLO) + timedelta(hours=hour, minutes=minute)
+
+
+def days(first: date, count: int) -> Span:
+    return Span(oslo(first), oslo(first + timedelta(days=count)))
+
+
+class Time:
+    """Time that only moves when the source sleeps, so retries cost no real time.
+
+    A sleep moves the simulator's clock too, so its rate-limit window passes.
+    """
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+        self.clock = clock
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        self.clock.advance(seconds)
+        await asyncio.sleep(0)
+
+
+class Rig:
+    def __init__(self, sim: Simulator, clock: ManualClock) -> None:
+        self.sim = sim
+        self.clock = clock
+        self.time = Time(clock)
+
+    def source(self, token: str = "sim-token", **kwargs: Any) -> TibberSource:
+        return TibberSource(
+            token,
+            endpoint=self.sim.endpoint,
+            clock=self.clock,
+            sleep=self.time.sleep,
+            monotonic=self.time.monotonic,
+            **kwargs,
+        )
+
+    def check(self, result: FetchResult) -> None:
+        """The answer holds exactly the simulator's truth, each interval as long as its slot."""
+        assert result.answered is not None
+        truth = self.sim.truth(HOME.id, result.answered.start, result.answered.end)
+        assert [i.to_node() for i in result.intervals] == truth
+        for a, b in zip(result.intervals, result.intervals[1:], strict=False):
+            assert a.end == b.start
+        for i in result.intervals:
+            quarter = i.start.astimezone(OSLO).date() >= date(2025, 10, 1)
+            assert i.length == timedelta(minutes=15 if quarter else 60)
+
+
+async def rig(now: datetime, **kwargs: Any) -> AsyncIterator[Rig]:
+    clock = ManualClock(now)
+    async with Simulator(clock=clock, **kwargs) as sim:
+        yield Rig(sim, clock)
+
+
+@pytest.fixture
+async def late() -> AsyncIterator[Rig]:
+    """2026-04-15 10:00 Oslo: both DST changes of the quarter-hour era lie in history."""
+    async for r in rig(oslo(date(2026, 4, 15), 10), page_limit=100):
+        yield r
+
+
+@pytest.fixture
+async def morning() -> AsyncIterator[Rig]:
+    """2025-11-10 10:00 Oslo, before tomorrow's prices are out."""
+    async for r in rig(oslo(date(2025, 11, 10), 10)):
+        yield r
+
+
+async def test_homes(morning: Rig) -> None:
+    async with morning.source() as src:
+        homes = await src.homes()
+        assert [h.id for h in homes] == [h.id for h in DEFAULT_HOMES]
+        assert homes[0] == HOME
+        assert {h.time_zone for h in homes} == {"Europe/Oslo", "Europe/Stockholm", "Europe/Berlin"}
+        assert await src.home(DEFAULT_HOMES[2].id) == homes[2]
+        with pytest.raises(UnknownHomeError):
+            await src.home("no-such-home")
+        assert src.requests == morning.sim.requests == 1
+
+
+async def test_unknown_home_in_a_price_query(morning: Rig) -> None:
+    async with morning.source() as src:
+        with pytest.raises(UnknownHomeError):
+            await src.fetch(HomeInfo("no-such-home", "Europe/Oslo"), days(date(2025, 1, 1), 1))
+
+
+async def test_history_pages_across_the_page_limit(late: Rig) -> None:
+    async with late.source() as src:
+        result = await src.fetch(HOME, Span(oslo(date(2025, 11, 3), 5), oslo(date(2025, 11, 12))))
+        assert result.answered == days(date(2025, 11, 3), 9)
+        assert len(result.intervals) == 9 * 96
+        # 864 nodes at 100 a page, no extra request to learn that the span is full.
+        assert src.requests == 9
+    assert result.pending is None
+    assert all(r.fields == {"priceInfoRange"} for r in late.sim.log)
+    late.check(result)
+
+
+async def test_hourly_history_before_the_switch(late: Rig) -> None:
+    async with late.source() as src:
+        result = await src.fetch(HOME, Span(oslo(date(2024, 6, 3), 12), oslo(date(2024, 6, 4), 1)))
+        assert result.answered == days(date(2024, 6, 3), 2)
+        assert len(result.intervals) == 48
+        assert src.requests == 1
+    late.check(result)
+
+
+async def test_a_span_across_the_switch_to_quarter_hours(late: Rig) -> None:
+    async with late.source() as src:
+        result = await src.fetch(HOME, days(date(2025, 9, 29), 4))
+    assert len(result.intervals) == 24 + 24 + 96 + 96
+    late.check(result)
+
+
+@pytest.mark.parametrize(
+    ("day", "count"),
+    [
+        (date(2024, 3, 31), 23),
+        (date(2024, 10, 27), 25),
+        (date(2025, 10, 26), 100),
+        (date(2026, 3, 29), 92),
+    ],
+)
+async def test_dst_days(late: Rig, day: date, count: int) -> None:
+    async with late.source() as src:
+        result = await src.fetch(HOME, days(day, 1))
+    assert result.answered == days(day, 1)
+    assert len(result.intervals) == count
+    late.check(result)
+
+
+async def test_before_the_homes_data_begins_is_answered_empty(late: Rig) -> None:
+    async with late.source() as src:
+        result = await src.fetch(HOME, days(date(2020, 5, 1), 3))
+    assert result.answered == days(date(2020, 5, 1), 3)
+    assert result.intervals == []
+
+
+async def test_recent_window_in_one_request_with_tomorrow_pending(morning: Rig) -> None:
+    today = date(2025, 11, 10)
+    async with morning.source() as src:
+        result = await src.fetch(HOME, Span(oslo(today, 6), oslo(today, 12)))
+        assert src.requests == 1
+    assert morning.sim.log[0].fields == BOTH
+    assert result.answered == Span(oslo(date(2025, 11, 8)), oslo(date(2025, 11, 11)))
+    assert result.pending == days(date(2025, 11, 11), 1)
+    assert result.retry_at is None
+    assert result.home is None
+    morning.check(result)
+
+
+async def test_tomorrow_is_answered_after_publication(morning: Rig) -> None:
+    morning.clock.set(oslo(date(2025, 11, 10), 13, 5))
+    async with morning.source() as src:
+        result = await src.fetch(HOME, days(date(2025, 11, 11), 1))
+        assert src.requests == 1
+    assert result.answered == Span(oslo(date(2025, 11, 8)), oslo(date(2025, 11, 12)))
+    assert result.pending is None
+    assert len(result.intervals) == 4 * 96
+    morning.check(result)
+
+
+async def test_recent_window_over_a_dst_change() -> None:
+    # Today 2025-10-27: the two past days hold 100 + 96 quarter-hours.
+    async for r in rig(oslo(date(2025, 10, 27), 15)):
+        async with r.source() as src:
+            result = await src.fetch(HOME, days(date(2025, 10, 25), 1))
+            assert src.requests == 1
+        assert result.answered == Span(oslo(date(2025, 10, 25)), oslo(date(2025, 10, 29)))
+        assert len(result.intervals) == 96 + 100 + 96 + 96
+        r.check(result)
+
+
+async def test_recent_window_when_a_page_is_short(morning: Rig) -> None:
+    morning.sim.page_limit = 50
+    async with morning.source() as src:
+        result = await src.fetch(HOME, days(date(2025, 11, 10), 1))
+        # The combined request, then history pages for the rest of the two past days.
+        assert src.requests == 4
+    assert morning.sim.log[0].fields == BOTH
+    assert result.answered == Span(oslo(date(2025, 11, 8)), oslo(date(2025, 11, 11)))
+    morning.check(result)
+
+
+async def test_span_over_history_and_recent_days(morning: Rig) -> None:
+    async with morning.source() as src:
+        result = await src.fetch(HOME, Span(oslo(date(2025, 11, 4), 3), oslo(date(2025, 11, 10))))
+        assert src.requests == 2
+    assert [r.fields for r in morning.sim.log] == [{"priceInfoRange"}, BOTH]
+    assert result.answered == Span(oslo(date(2025, 11, 4)), oslo(date(2025, 11, 11)))
+    assert result.pending == days(date(2025, 11, 11), 1)
+    morning.check(result)
+
+
+async def test_days_after_tomorrow_are_not_asked(morning: Rig) -> None:
+    async with morning.source() as src:
+        result = await src.fetch(HOME, days(date(2025, 11, 12), 3))
+        assert src.requests == 0
+    assert result.answered is None
+    assert result.intervals == []
+
+
+async def test_fresher_home_info_comes_back(morning: Rig) -> None:
+    stale = HomeInfo(HOME.id, "Europe/Oslo", None, "Fjellstua")
+    async with morning.source() as src:
+        result = await src.fetch(stale, days(date(2025, 3, 1), 1))
+    assert result.home == HOME
+
+
+async def test_empty_today_answers_only_the_past_days(morning: Rig) -> None:
+    morning.sim.faults.empty_today = True
+    async with morning.source() as src:
+        result = await src.fetch(HOME, days(date(2025, 11, 10), 1))
+    assert result.answered == Span(oslo(date(2025, 11, 8)), oslo(date(2025, 11, 10)))
+    assert result.pending is None
+    morning.check(result)
+
+
+async def test_null_subscription_answers_nothing(morning: Rig) -> None:
+    morning.sim.faults.null_subscription = True
+    async with morning.source() as src:
+        recent = await src.fetch(HOME, days(date(2025, 11, 10), 1))
+        old = await src.fetch(HOME, days(date(2025, 3, 1), 1))
+    for result in (recent, old):
+        assert result.answered is None
+        assert result.intervals == []
+        assert result.pending is None
+
+
+@pytest.mark.parametrize(
+    ("fault", "value", "error"),
+    [
+        ("malformed", True, InvalidResponseError),
+        ("non_graphql", True, InvalidResponseError),
+        ("errors_without_extensions", True, InvalidResponseError),
+        ("invalid_token", True, AuthenticationError),
+        ("status", 401, AuthenticationError),
+        ("status", 403, AuthenticationError),
+        ("status", 500, SourceUnavailableError),
+        ("error_rate", 1.0, SourceUnavailableError),
+    ],
+)
+async def test_faults_map_to_typed_errors(
+    morning: Rig, fault: str, value: object, error: type[Exception]
+) -> None:
+    setattr(morning.sim.faults, fault, value)
+    async with morning.source(retry_budget=5) as src:
+        with pytest.raises(error):
+            await src.fetch(HOME, days(date(2025, 11, 10), 1))
+        retried = src.requests > 1
+    assert retried == (error is SourceUnavailableError)
+    assert sum(morning.time.sleeps) <= 5
+
+
+async def test_wrong_token(morning: Rig) -> None:
+    morning.sim.token = "the-right-one"
+    async with morning.source("a-wrong-one") as src:
+        with pytest.raises(AuthenticationError, match="invalid token"):
+            await src.homes()
+        assert src.requests == 1
+
+
+async def test_transient_failures_are_retried(morning: Rig) -> None:
+    morning.sim.faults.fail_next = 2
+    async with morning.source() as src:
+        result = await src.fetch(HOME, days(date(2025, 11, 10), 1))
+        assert src.requests == 3
+    assert len(morning.time.sleeps) == 2
+    morning.check(result)
+
+
+async def test_429_waits_its_retry_after() -> None:
+    async for r in rig(oslo(date(2025, 11, 10), 10), rate_limit=1, rate_window=6):
+        async with r.source() as src:
+            await src.homes()
+            result = await src.fetch(HOME, days(date(2025, 3, 1), 1))
+            assert src.requests == 3
+        assert [x.status for x in r.sim.log] == [200, 429, 200]
+        assert r.time.sleeps == [6.0]
+        r.check(result)
+
+
+async def test_503_retry_after_is_respected(morning: Rig) -> None:
+    morning.sim.faults.fail_next = 1
+    morning.sim.faults.retry_after = 9
+    async with morning.source() as src:
+        await src.homes()
+    assert morning.time.sleeps == [9.0]
+
+
+async def test_simulators_rate_limit_beyond_the_budget() -> None:
+    async for r in rig(oslo(date(2025, 11, 10), 10), rate_limit=2, rate_window=300):
+        async with r.source(retry_budget=30) as src:
+            await src.homes()
+            await src.fetch(HOME, days(date(2025, 3, 1), 1))
+            with pytest.raises(RateLimitedError) as caught:
+                await src.fetch(HOME, days(date(2025, 3, 2), 1))
+            assert src.requests == 3
+        assert caught.value.retry_after == 300
+        assert r.time.sleeps == []
+
+
+async def test_hang_times_out(morning: Rig) -> None:
+    morning.sim.faults.hang = True
+    async with morning.source(timeout=0.2, retry_budget=0) as src:
+        with pytest.raises(SourceUnavailableError, match="did not answer"):
+            await src.homes()
+
+
+async def test_latency_beyond_the_timeout(morning: Rig) -> None:
+    morning.sim.faults.latency = 0.5
+    async with morning.source(timeout=0.1, retry_budget=0) as src:
+        with pytest.raises(SourceUnavailableError):
+            await src.homes()
