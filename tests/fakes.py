@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from pricepool import FetchResult, HomeInfo, PriceInterval, PriceLevel, Span
+from pricepool import FetchResult, HomeInfo, PriceInterval, PriceLevel, Snapshot, Span
 from pricepool.clock import Clock, local_midnight
-from pricepool.errors import SourceError, UnknownHomeError
+from pricepool.errors import SourceError, StorageError, UnknownHomeError
 
 SWITCH = date(2025, 10, 1)  # quarter-hour prices from this day on
 LEVELS = list(PriceLevel)
@@ -116,3 +116,33 @@ class FakeSource:
         if self.mangle is not None:
             result = self.mangle(result)
         return result
+
+
+class MemoryStore:
+    """A store in memory that counts saves and can be told to fail."""
+
+    def __init__(self) -> None:
+        self.snapshots: dict[str, Snapshot] = {}
+        self.saves = 0
+        self.fail: OSError | None = None
+        self.saved = asyncio.Event()
+        self.closed = False
+        self.hold: asyncio.Event | None = None
+
+    async def load(self, home_id: str) -> Snapshot | None:
+        return self.snapshots.get(home_id)
+
+    async def save(self, snapshot: Snapshot) -> None:
+        if self.hold is not None:
+            await self.hold.wait()
+        if self.fail is not None:
+            raise StorageError(f"cannot write /data/{snapshot.home.id}.json: {self.fail}")
+        self.snapshots[snapshot.home.id] = snapshot
+        self.saves += 1
+        self.saved.set()
+
+    async def homes(self) -> list[str]:
+        return sorted(self.snapshots)
+
+    async def close(self) -> None:
+        self.closed = True
