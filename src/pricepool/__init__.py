@@ -12,10 +12,11 @@ from .errors import (
     StorageError,
     UnknownHomeError,
 )
-from .model import HomeInfo, PriceInterval, PriceLevel, Span
+from .model import Group, HomeInfo, Pending, PriceInterval, PriceLevel, Span
 from .pool import IntervalPool, PoolStats
 from .sources.base import FetchResult, PriceSource
-from .storage.base import Group, Pending, Snapshot, Store
+from .sources.tibber import TibberSource
+from .storage import JsonFileStore, Snapshot, SqliteStore, Store, import_ha
 
 __version__ = "0.1.0"
 
@@ -28,6 +29,7 @@ __all__ = [
     "IntervalPool",
     "InvalidRangeError",
     "InvalidResponseError",
+    "JsonFileStore",
     "ManualClock",
     "Pending",
     "PoolStats",
@@ -40,9 +42,12 @@ __all__ = [
     "SourceError",
     "SourceUnavailableError",
     "Span",
+    "SqliteStore",
     "StorageError",
     "Store",
+    "TibberSource",
     "UnknownHomeError",
     "__version__",
+    "import_ha",
     "system_clock",
 ]

@@ -1,5 +1,8 @@
 """Stores keep what a pool learned across restarts."""
 
 from .base import Group, Pending, Snapshot, Store
+from .ha_import import import_ha
+from .json_store import JsonFileStore
+from .sqlite_store import SqliteStore
 
-__all__ = ["Group", "Pending", "Snapshot", "Store"]
+__all__ = ["Group", "JsonFileStore", "Pending", "Snapshot", "SqliteStore", "Store", "import_ha"]
