@@ -97,7 +97,7 @@ def test_cursor_points_just_before_the_start() -> None:
 
 
 def test_lengths_come_from_the_data() -> None:
-    hourly = nodes(oslo(date(2025, 9, 30), 22), oslo(date(2025, 10, 1), 1), 60)
+    hourly = nodes(oslo(date(2025, 9, 30), 22), oslo(date(2025, 10, 1)), 60)
     quarter = nodes(oslo(date(2025, 10, 1), 1), oslo(date(2025, 10, 1), 2))
     found = intervals([*hourly, *quarter], OSLO, None)
     assert [i.length.seconds // 60 for i in found] == [60, 60, 15, 15, 15, 15]
