@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
@@ -61,6 +63,11 @@ class Model:
             coverage=list(self.coverage),
             pending=list(self.pending),
         )
+
+
+def set_aside(folder: Path) -> list[Path]:
+    """The files a store has moved aside in ``folder``."""
+    return sorted(folder / name for name in os.listdir(folder) if ".corrupt." in name)
 
 
 def assert_same(got: Snapshot | None, want: Snapshot) -> None:

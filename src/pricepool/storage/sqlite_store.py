@@ -165,10 +165,12 @@ class SqliteStore:
         try:
             version = db.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as err:
-            db.close()
             if "not a database" not in str(err):
+                db.close()
                 raise
+            # Moved before close: closing would delete a -wal it could not read.
             set_aside(self.path, str(err), _COMPANIONS)
+            db.close()
             db = self._connection()
             version = 0
         try:

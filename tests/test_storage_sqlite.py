@@ -1,0 +1,252 @@
+"""SqliteStore: schema, diffs, other writers, corrupt and newer databases, failed saves."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pricepool import HomeInfo, PriceInterval, Span, StorageError
+from pricepool.storage._codec import union
+from pricepool.storage.base import Group, Snapshot
+from pricepool.storage.sqlite_store import SCHEMA, SqliteStore
+
+from .storage_model import Model, assert_same, set_aside
+
+START = datetime(2025, 3, 29, 23, tzinfo=UTC)  # the night the clocks go forward in Oslo
+STEP = timedelta(minutes=15)
+
+
+def model(home_id: str = "home-1") -> Model:
+    return Model(HomeInfo(home_id, "Europe/Oslo", "NOK"))
+
+
+def fetch(m: Model, first: int, count: int, total: float = 1.0) -> int:
+    """Fetch ``count`` quarter-hours from quarter ``first`` into ``m``."""
+    tz = m.home.tz
+    start = START + STEP * first
+    intervals = [
+        PriceInterval((start + STEP * k).astimezone(tz), start + STEP * (k + 1), total + k / 100)
+        for k in range(count)
+    ]
+    at = START + timedelta(seconds=len(m.groups) + first)
+    return m.fetch(Span(start, start + STEP * count), intervals, at)
+
+
+def year() -> Model:
+    m = model()
+    for d in range(365):
+        fetch(m, 96 * d, 96)
+    return m
+
+
+def merged(m: Model) -> Snapshot:
+    """``m``'s snapshot with its coverage merged, as the pool's is."""
+    m.coverage = union(m.coverage)
+    return m.snapshot()
+
+
+async def test_round_trip_and_homes(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "sub" / "pool.db")
+    one, two = model("home-1"), model("home-2")
+    fetch(one, 0, 200)
+    fetch(two, 10, 5, total=7.0)
+    await store.save(one.snapshot())
+    await store.save(two.snapshot())
+    await store.close()
+    fresh = SqliteStore(tmp_path / "sub" / "pool.db")
+    assert await fresh.homes() == ["home-1", "home-2"]
+    assert_same(await fresh.load("home-1"), one.snapshot())
+    assert_same(await fresh.load("home-2"), two.snapshot())
+    assert await fresh.load("home-3") is None
+    await fresh.close()
+
+
+async def test_the_database_is_wal_versioned_and_private(tmp_path: Path) -> None:
+    path = tmp_path / "pool.db"
+    store = SqliteStore(path)
+    await store.homes()
+    await store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA
+    db.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_saving_a_new_day_into_a_year_writes_about_a_day(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "pool.db")
+    m = year()
+    await store.save(merged(m))
+    db = store._db
+    assert db is not None
+    before = db.total_changes
+    fetch(m, 96 * 365, 96)
+    m.evict(min(m.groups))
+    await store.save(merged(m))
+    # 96 new rows and 96 evicted ones, a group row each way, coverage, home: not 35,040.
+    assert db.total_changes - before < 600
+    assert_same(await SqliteStore(tmp_path / "pool.db").load("home-1"), m.snapshot())
+    await store.close()
+
+
+async def test_an_empty_answer_that_empties_part_of_a_group_is_saved(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "pool.db")
+    m = model()
+    fetch(m, 0, 96)
+    await store.save(m.snapshot())
+    # The source answered hours 2-4 with nothing: no new group, but fewer intervals.
+    m.fetch(Span(START + STEP * 8, START + STEP * 16), [], START)
+    await store.save(m.snapshot())
+    assert_same(await SqliteStore(tmp_path / "pool.db").load("home-1"), m.snapshot())
+    await store.close()
+
+
+async def test_another_writer_between_saves_forces_a_full_rewrite(tmp_path: Path) -> None:
+    path = tmp_path / "pool.db"
+    ours, theirs = SqliteStore(path), SqliteStore(path)
+    mine, other = model(), model()
+    fetch(mine, 0, 96)
+    await ours.save(mine.snapshot())
+    fetch(other, 48, 96, total=5.0)
+    fetch(other, 300, 4, total=6.0)
+    await theirs.save(other.snapshot())
+    fetch(mine, 96, 96)  # group 2 here, another group 2 there: a diff would go wrong
+    await ours.save(mine.snapshot())
+    assert_same(await SqliteStore(path).load("home-1"), mine.snapshot())
+    await ours.close()
+    await theirs.close()
+
+
+async def test_a_newer_schema_is_refused_and_not_touched(tmp_path: Path) -> None:
+    path = tmp_path / "pool.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE future (x)")
+    db.execute(f"PRAGMA user_version = {SCHEMA + 1}")
+    db.commit()
+    db.close()
+    content = path.read_bytes()
+    store = SqliteStore(path)
+    with pytest.raises(StorageError, match=f"schema version {SCHEMA + 1}, newer"):
+        await store.load("home-1")
+    m = model()
+    fetch(m, 0, 4)
+    with pytest.raises(StorageError, match="newer"):
+        await store.save(m.snapshot())
+    await store.close()
+    assert path.read_bytes() == content
+    assert sorted(os.listdir(tmp_path)) == ["pool.db"]
+
+
+async def test_a_file_that_is_not_a_database_is_set_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "pool.db"
+    garbage = b"this is not a database, just some text " * 200
+    path.write_bytes(garbage)
+    (tmp_path / "pool.db-wal").write_bytes(b"stale")
+    store = SqliteStore(path)
+    with caplog.at_level(logging.ERROR, "pricepool.storage"):
+        assert await store.load("home-1") is None
+    aside = sorted(p.name for p in set_aside(tmp_path))
+    assert aside[0].startswith("pool.db.corrupt.")
+    assert aside[0] + "-wal" in aside  # the companion files follow the database
+    assert (tmp_path / (aside[0] + "-wal")).read_bytes() == b"stale"
+    assert (tmp_path / aside[0]).read_bytes() == garbage
+    [record] = caplog.records
+    assert str(path) in record.getMessage()
+    assert str(tmp_path / aside[0]) in record.getMessage()
+    m = model()
+    fetch(m, 0, 8)
+    await store.save(m.snapshot())
+    assert_same(await SqliteStore(path).load("home-1"), m.snapshot())
+    await store.close()
+
+
+async def test_disk_full_raises_naming_the_path_and_keeps_the_last_save(tmp_path: Path) -> None:
+    path = tmp_path / "pool.db"
+    store = SqliteStore(path)
+    m = model()
+    fetch(m, 0, 96)
+    await store.save(m.snapshot())
+    db = store._db
+    assert db is not None
+    # SQLite's own disk-full path: no page may be added beyond those the file has.
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages}")
+    grown = model()
+    for d in range(30):
+        fetch(grown, 96 * d, 96)
+    with pytest.raises(StorageError, match="full") as caught:
+        await store.save(grown.snapshot())
+    assert str(path) in str(caught.value)
+    assert_same(await SqliteStore(path).load("home-1"), m.snapshot())
+    # Room again: the next save (a full rewrite would also do) succeeds.
+    db.execute("PRAGMA max_page_count = 1000000")
+    await store.save(grown.snapshot())
+    assert_same(await SqliteStore(path).load("home-1"), grown.snapshot())
+    await store.close()
+
+
+async def test_a_read_only_database_raises_naming_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "pool.db"
+    store = SqliteStore(path)
+    m = model()
+    fetch(m, 0, 4)
+    await store.save(m.snapshot())
+    db = store._db
+    assert db is not None
+    # Root ignores file modes; query_only makes SQLite refuse writes the same way.
+    db.execute("PRAGMA query_only = ON")
+    fetch(m, 4, 4)
+    with pytest.raises(StorageError, match="readonly") as caught:
+        await store.save(m.snapshot())
+    assert str(path) in str(caught.value)
+    await store.close()
+
+
+async def test_a_folder_that_cannot_exist_raises_naming_it(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    store = SqliteStore(blocker / "pool.db")
+    with pytest.raises(StorageError, match=f"cannot open {blocker / 'pool.db'}"):
+        await store.homes()
+
+
+async def test_a_bad_value_in_the_database_raises(tmp_path: Path) -> None:
+    path = tmp_path / "pool.db"
+    store = SqliteStore(path)
+    m = model()
+    fetch(m, 0, 4)
+    await store.save(m.snapshot())
+    await store.close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE homes SET time_zone = 'Mars/Olympus'")
+    db.commit()
+    db.close()
+    with pytest.raises(StorageError, match="Mars/Olympus"):
+        await SqliteStore(path).load("home-1")
+
+
+async def test_close_then_use_reopens(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "pool.db")
+    m = model()
+    fetch(m, 0, 4)
+    await store.save(m.snapshot())
+    await store.close()
+    await store.close()
+    assert_same(await store.load("home-1"), m.snapshot())
+    await store.close()
+
+
+def test_a_snapshot_group_is_kept_with_its_fetch_time_to_the_microsecond() -> None:
+    # A guard for the model used above: groups compare by instant.
+    at = datetime(2025, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
+    group = Group(1, at, Span(at, at + STEP))
+    home = HomeInfo("h", "UTC")
+    assert Snapshot(home, groups=[group]).groups == (group,)
