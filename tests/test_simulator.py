@@ -758,3 +758,34 @@ async def test_many_requests_are_fast(client: Client) -> None:
         await client.prices(OSLO)
     # Generous: the point is "no per-request recomputation", not a benchmark.
     assert loop.time() - began < 10
+
+
+async def test_publication_follows_each_homes_own_zone(session: aiohttp.ClientSession) -> None:
+    york = SimHome(id="ny-1", nickname="Loft", time_zone="America/New_York", currency="USD")
+    clock = ManualClock(local(date(2025, 11, 25), 13))  # 07:00 in New York
+    async with Simulator(clock=clock, homes=[OSLO, york]) as sim:
+        client = Client(session, sim)
+        assert len((await client.prices(OSLO))["tomorrow"]) == 96
+        assert (await client.prices(york))["tomorrow"] == []
+        clock.set(datetime(2025, 11, 25, 13, 0, tzinfo=zone("America/New_York")))
+        tomorrow = (await client.prices(york))["tomorrow"]
+        assert tomorrow[0]["startsAt"] == "2025-11-26T00:00:00.000-05:00"
+
+
+async def test_answers_change_within_a_quarter_hour_when_they_should(
+    session: aiohttp.ClientSession,
+) -> None:
+    day = date(2025, 11, 25)
+    clock = ManualClock(local(day, 13, 5))
+    async with Simulator(clock=clock, publish_delay=timedelta(minutes=7)) as sim:
+        client = Client(session, sim)
+        assert (await client.prices(OSLO))["tomorrow"] == []
+        clock.set(local(day, 13, 7))
+        assert len((await client.prices(OSLO))["tomorrow"]) == 96
+        sim.faults.empty_today = True
+        assert (await client.prices(OSLO))["today"] == []
+        sim.faults.empty_today = False
+        sim.faults.null_subscription = True
+        status, body, _ = await client.post(PRICES, {"id": OSLO.id, "res": "HOURLY"})
+        assert status == 200
+        assert body["data"]["viewer"]["home"]["currentSubscription"] is None

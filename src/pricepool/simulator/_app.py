@@ -6,7 +6,7 @@ import asyncio
 import json
 import math
 import random
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +40,7 @@ from ._schema import SCHEMA, Context
 __all__ = ["PATH", "Simulator", "serve"]
 
 PATH: Final = "/v1-beta/gql"
+_ANSWERS_KEPT: Final = 256
 _TRACKED: Final = frozenset({"homes", "priceInfo", "priceInfoRange"})
 _BLOCKED_NOTICE: Final = (
     "<!DOCTYPE html><html><head><title>Request blocked</title></head><body>"
@@ -192,6 +193,7 @@ class Simulator:
         self._endpoint: str | None = None
         self._websocket_url = ""
         self._closing = asyncio.Event()
+        self._answers: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
         self.app = web.Application()
         self.app.router.add_post(PATH, self._handle)
         self.app.router.add_get(PATH, self._health)
@@ -357,13 +359,16 @@ class Simulator:
             return self._json(_errors(f"Bad request: {problem}", "BAD_REQUEST"), status=400)
         if parsed.document is None:
             return self._json({"errors": list(parsed.errors)}, status=400)
-        return self._json(self._execute(at, query, parsed.document))
+        return self._respond(self._execute(at, query, parsed.document))
 
     def _json(self, payload: dict[str, Any], status: int = 200) -> web.Response:
+        return self._respond(json.dumps(payload).encode(), status)
+
+    def _respond(self, body: bytes, status: int = 200) -> web.Response:
         forced = self.faults.status
         if status == 200 and forced is not None and forced < 400:
             status = forced
-        return web.json_response(payload, status=status)
+        return web.Response(body=body, status=status, content_type="application/json")
 
     def _admit(self, client: str, at: datetime) -> int | None:
         """Record a request of ``client``; seconds until a slot frees when over the limit."""
@@ -391,7 +396,35 @@ class Simulator:
             _errors(f"HTTP {status}", code, **extensions), status=status, headers=headers
         )
 
-    def _execute(self, at: datetime, query: _Query, document: DocumentNode) -> dict[str, Any]:
+    def _execute(self, at: datetime, query: _Query, document: DocumentNode) -> bytes:
+        """The answer's body, from the cache when nothing it depends on has changed."""
+        # An answer depends on the time only through the quarter-hour holding it (every
+        # zone's offset is a multiple of 15 minutes) and which days are published.
+        key = (
+            query.query,
+            json.dumps(query.variables, sort_keys=True),
+            query.operation,
+            int(at.timestamp() // 900),
+            tuple(
+                published_through(home, at, self.publish_hour, self.publish_delay)
+                for home in self.homes
+            ),
+            self.faults.empty_today,
+            self.faults.null_subscription,
+            self.page_limit,
+            self._websocket_url,
+        )
+        body = self._answers.get(key)
+        if body is not None:
+            self._answers.move_to_end(key)
+            return body
+        body = json.dumps(self._run(at, query, document)).encode()
+        self._answers[key] = body
+        if len(self._answers) > _ANSWERS_KEPT:
+            self._answers.popitem(last=False)
+        return body
+
+    def _run(self, at: datetime, query: _Query, document: DocumentNode) -> dict[str, Any]:
         context = Context(
             homes=self._by_id,
             now=at,

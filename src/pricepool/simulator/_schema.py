@@ -362,17 +362,15 @@ def _price_info_range(
     limit = ctx.page_limit
     nodes: list[dict[str, Any]]
     if first is not None:
+        # Walk no further than the page can hold: a huge ``first`` must not compute years.
+        take = first if last is not None else min(first, limit)
         # One node past the page tells whether there is a next page.
-        ahead = list(islice(forward(home, resolution, lo, hi), first + 1))
-        has_next = len(ahead) > first
-        nodes = ahead[:first]
+        ahead = list(islice(forward(home, resolution, lo, hi), take + 1))
+        has_next = len(ahead) > take
+        nodes = ahead[:take]
         if last is not None:
-            nodes = nodes[len(nodes) - last :] if last else []
-        if len(nodes) > limit:
-            nodes, has_next = nodes[:limit], True
+            nodes = nodes[len(nodes) - min(last, limit) :] if last else []
         has_previous = _exists(backward(home, resolution, lo, _start(nodes, hi)))
-        if not nodes and first == 0:
-            has_next = _exists(forward(home, resolution, lo, hi))
     else:
         want = limit if last is None else min(last, limit)
         behind = list(islice(backward(home, resolution, lo, hi), want + 1))
