@@ -213,7 +213,8 @@ class PriceInterval:
         try:
             return cls(
                 start,
-                start + length,
+                # In UTC: wall-clock addition is wrong in the autumn night's repeated hour.
+                (start.astimezone(UTC) + length).astimezone(tz),
                 node.get("total"),  # type: ignore[arg-type]
                 node.get("energy"),
                 node.get("tax"),
