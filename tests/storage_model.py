@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
@@ -159,10 +160,10 @@ def play(model: Model, step: tuple[str, object], fetched_at: datetime) -> None:
     """Apply one step of ``history`` to ``model``."""
     kind, value = step
     if kind == "fetch":
-        span, intervals = value  # type: ignore[misc]
+        span, intervals = cast(tuple[Span, list[PriceInterval]], value)
         model.fetch(span, intervals, fetched_at)
     elif kind == "evict" and model.groups:
         ids = sorted(model.groups)
-        model.evict(ids[int(value) % len(ids)])  # type: ignore[call-overload]
+        model.evict(ids[cast(int, value) % len(ids)])
     elif kind == "pending":
-        model.pending = list(value)  # type: ignore[call-overload]
+        model.pending = list(cast(list[Pending], value))

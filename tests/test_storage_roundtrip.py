@@ -65,7 +65,9 @@ def test_any_snapshot_survives_a_save_and_load(data: st.DataObject) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(history())
-def test_a_sequence_of_saves_loads_as_the_last_one(case: tuple[Model, list]) -> None:
+def test_a_sequence_of_saves_loads_as_the_last_one(
+    case: tuple[Model, list[tuple[str, object]]],
+) -> None:
     """Groups added, replaced and evicted between saves: SqliteStore's diffs equal the state."""
     model, steps = case
 
