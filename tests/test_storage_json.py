@@ -250,3 +250,19 @@ async def test_an_unreadable_file_raises_rather_than_set_aside(
     with pytest.raises(StorageError, match=r"cannot read .*Permission denied"):
         await JsonFileStore(tmp_path).load("home-1")
     assert os.listdir(tmp_path) == ["pricepool.home-1.json"]
+
+
+async def test_old_temporaries_of_a_killed_writer_are_swept_on_load(tmp_path: Path) -> None:
+    store = JsonFileStore(tmp_path)
+    await store.save(day())
+    old = tmp_path / ".pricepool.home-1.json.abc123.tmp"
+    young = tmp_path / ".pricepool.home-1.json.def456.tmp"
+    other = tmp_path / ".pricepool.home-2.json.abc123.tmp"
+    for temp in (old, young, other):
+        temp.write_text("{half")
+    os.utime(old, (0, 0))
+    os.utime(other, (0, 0))
+    assert_same(await JsonFileStore(tmp_path).load("home-1"), day())
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [young.name, other.name, store.path("home-1").name]
+    )

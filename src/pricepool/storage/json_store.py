@@ -19,10 +19,13 @@ folder, so a crash leaves either the old document or the new one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import glob
 import itertools
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +52,7 @@ Empty while 1.1 is the only layout; the next layout registers its step from (1, 
 
 _PREFIX = "pricepool."
 _SUFFIX = ".json"
+_STALE_SECONDS = 60
 
 
 class JsonFileStore:
@@ -104,6 +108,8 @@ class JsonFileStore:
 
     def _read(self, home_id: str) -> Snapshot | None:
         path = self.path(home_id)
+        if home_id not in self._known:
+            _sweep(path)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -147,6 +153,19 @@ class JsonFileStore:
         except OSError as err:
             raise StorageError(f"cannot save {path}: {cause(err)}") from err
         self._known.add(home_id)
+
+
+def _sweep(path: Path) -> None:
+    """Remove temporaries a killed writer left beside ``path``.
+
+    Only those a minute old: a younger one may belong to a writer in another process.
+    """
+    cutoff = time.time() - _STALE_SECONDS
+    for temp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            # Best effort: a leftover costs disk space, never correctness.
+            if temp.stat().st_mtime < cutoff:
+                temp.unlink()
 
 
 def _sync_folder(folder: Path) -> None:
