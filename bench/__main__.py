@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     out = report.console()
     out.print(report.table(sections, title))
     if args.markdown:
-        out.print(report.markdown(sections), markup=False, highlight=False)
+        print(report.markdown(sections))
     report.write(args.json, sections, info, seconds, args.quick)
     out.print(f"[dim]results written to {args.json}[/dim]")
 

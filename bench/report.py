@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .common import Row
@@ -102,12 +103,14 @@ def table(sections: Sequence[tuple[str, Sequence[Row]]], title: str) -> Table:
     for n, (name, rows) in enumerate(sections):
         if n:
             grid.add_section()
-        grid.add_row(f"[bold]{name}[/bold]", "", "", "", "")
+        grid.add_row(f"[bold]{escape(name)}[/bold]", "", "", "", "")
         for row in rows:
             style = _STYLES.get(row.verdict, "")
             verdict = f"[{style}]{row.verdict}[/{style}]" if style else row.verdict
-            measure = row.measure if not row.note else f"{row.measure}\n[dim]{row.note}[/dim]"
-            grid.add_row(measure, figure(row.figure), row.unit, row.budget, verdict)
+            measure = escape(row.measure)
+            if row.note:
+                measure += f"\n[dim]{escape(row.note)}[/dim]"
+            grid.add_row(measure, figure(row.figure), row.unit, escape(row.budget), verdict)
     return grid
 
 
@@ -144,4 +147,5 @@ def write(
 
 
 def console() -> Console:
-    return Console()
+    # Off a terminal rich assumes 80 columns, which folds every measure in two.
+    return Console(width=max(Console().width, 130))
