@@ -32,7 +32,6 @@ __all__ = [
 # Tibber publishes quarter-hours from this (home-local) day on, hours before it.
 QUARTER_FROM = date(2025, 10, 1)
 _QUARTER = timedelta(minutes=15)
-_UTC = ZoneInfo("UTC")
 _HOUR = timedelta(hours=1)
 
 
@@ -157,10 +156,7 @@ def intervals(
         step = min(gaps) if gaps else step_at(run[0], tz)
         for k, start in enumerate(run):
             length = min(gaps[k], step) if k < len(gaps) else step
-            # from_node adds the length to a zoned start (wall clock), which is wrong in the
-            # autumn night's repeated hour; reading the node in UTC keeps the length exact.
             node = by_start[start]
-            interval = PriceInterval.from_node(node, tz=_UTC, length=length, currency=currency)
-            out.append(interval.in_zone(tz))
+            out.append(PriceInterval.from_node(node, tz=tz, length=length, currency=currency))
         i = j
     return out

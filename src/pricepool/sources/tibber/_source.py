@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -33,7 +33,8 @@ from ._parse import (
     start_of,
     step_at,
 )
-from ._transport import Transport, user_agent
+from ._transport import Transport
+from ._transport import user_agent as agent
 
 __all__ = ["ENDPOINT", "TibberSource"]
 
@@ -105,7 +106,7 @@ class TibberSource:
             token,
             endpoint or ENDPOINT,
             session=session,
-            agent=_agent(user_agent),
+            agent=agent(user_agent),
             timeout=timeout,
             retry_budget=retry_budget,
             limiter=limiter,
@@ -176,10 +177,11 @@ class TibberSource:
         """
         tz = home.tz
         now = self._clock()
-        recent = day_start(now, tz, -2)
-        today = day_start(now, tz)
-        tomorrow = day_start(now, tz, 1)
-        horizon = day_start(now, tz, 2)
+        # All instants here are UTC: aware datetimes sharing a zone compare as wall clocks, and
+        # across zones a time in the autumn night's repeated hour never compares equal.
+        recent, today, tomorrow, horizon = (
+            day_start(now, tz, n).astimezone(UTC) for n in (-2, 0, 1, 2)
+        )
         if span.start >= horizon:
             return FetchResult([], None)
         heard = _Answer()
@@ -187,7 +189,7 @@ class TibberSource:
         if start < recent:
             part_end = min(recent, day_ceil(span.end, tz))
             ending = await self._range(home, start, part_end, None, heard)
-            reach = self._reach(start, part_end, ending, heard, tz)
+            reach = _reach(start, part_end, ending, heard, tz)
             if reach is None:
                 return self._result(home, heard, None, None)
             if reach < recent or span.end <= recent:
@@ -225,7 +227,7 @@ class TibberSource:
         if first is None:
             return None, None
         ending = await self._range(home, recent, today, first, heard)
-        reach = self._reach(recent, today, ending, heard, tz)
+        reach = _reach(recent, today, ending, heard, tz)
         if reach != today:
             return reach, None
         days = items(info.get("today"), "priceInfo.today") or []
@@ -235,12 +237,13 @@ class TibberSource:
         # today and tomorrow are plain lists: only what joins on without a gap is answered.
         starts = {start_of(n) for n in listed}
         reach = today
-        for interval in intervals(heard.nodes, tz, heard.currency or home.currency):
-            if interval.start not in starts or interval.start < reach:
+        for interval in intervals(heard.nodes, tz, None):
+            begins = interval.start.astimezone(UTC)
+            if begins not in starts or begins < reach:
                 continue
-            if interval.start > reach or reach >= horizon:
+            if begins > reach or reach >= horizon:
                 break
-            reach = interval.end
+            reach = interval.end.astimezone(UTC)
         reach = min(reach, horizon)
         if reach == tomorrow and not later:
             return reach, Span(tomorrow, horizon)
@@ -298,26 +301,12 @@ class TibberSource:
             seen.add(nxt)
             after = nxt
 
-    def _reach(
-        self,
-        start: datetime,
-        end: datetime,
-        ending: _Ending | None,
-        heard: _Answer,
-        tz: ZoneInfo,
-    ) -> datetime | None:
-        """Where the range answer for [start, end) ends; None when nothing was answered."""
-        if ending == "done":
-            return end
-        if ending is None:
-            return None
-        inside = [i for i in intervals(heard.nodes, tz, None) if start <= i.start < end]
-        return min(inside[-1].end, end) if inside else None
-
     def _result(
         self, home: HomeInfo, heard: _Answer, answered: Span | None, pending: Span | None
     ) -> FetchResult:
         fresh = _fresh(home, heard)
+        if fresh is not None and self._homes is not None:
+            self._homes = [fresh if h.id == fresh.id else h for h in self._homes]
         tz = (fresh or home).tz
         kept: list[PriceInterval] = []
         if answered is not None:
@@ -326,8 +315,16 @@ class TibberSource:
         return FetchResult(kept, answered, pending, None, fresh)
 
 
-def _agent(extra: str | None) -> str:
-    return user_agent(extra)
+def _reach(
+    start: datetime, end: datetime, ending: _Ending | None, heard: _Answer, tz: ZoneInfo
+) -> datetime | None:
+    """Where the range answer for [start, end) ends; None when nothing was answered."""
+    if ending == "done":
+        return end
+    if ending is None:
+        return None
+    inside = [i for i in intervals(heard.nodes, tz, None) if start <= i.start < end]
+    return min(inside[-1].end.astimezone(UTC), end) if inside else None
 
 
 def _viewer_home(data: dict[str, Any], home_id: str) -> dict[str, Any]:
