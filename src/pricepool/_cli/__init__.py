@@ -1,0 +1,1 @@
+"""The parts of the ``pricepool`` command; private, built on pricepool's public API only."""

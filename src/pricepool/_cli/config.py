@@ -1,0 +1,79 @@
+"""Where the command finds its token, store and defaults.
+
+The token comes from ``--token``, then ``TIBBER_TOKEN``, then ``token = "..."`` in
+``config.toml`` in the user's config folder, which may also set ``endpoint``, ``store``
+and ``home``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_config_dir, user_data_dir
+
+from pricepool import Store
+from pricepool.storage.json_store import JsonFileStore
+from pricepool.storage.sqlite_store import SqliteStore
+
+__all__ = ["Config", "config_path", "default_store", "load_config", "open_store"]
+
+APP = "pricepool"
+TOKEN_ENV = "TIBBER_TOKEN"
+
+
+def config_path() -> Path:
+    return Path(user_config_dir(APP)) / "config.toml"
+
+
+def default_store() -> Path:
+    return Path(user_data_dir(APP)) / "pricepool.sqlite"
+
+
+class ConfigError(Exception):
+    """The config file exists but cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """What ``config.toml`` says; every field optional."""
+
+    token: str | None = None
+    endpoint: str | None = None
+    store: Path | None = None
+    home: str | None = None
+
+
+def load_config(path: Path | None = None) -> Config:
+    """The config file at ``path`` (default: the user's), or an empty one when absent."""
+    path = path or config_path()
+    try:
+        raw: dict[str, Any] = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return Config()
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"cannot read {path}: {err}") from err
+    found: dict[str, str] = {}
+    for name in ("token", "endpoint", "store", "home"):
+        value = raw.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{path}: {name} must be a string")
+        if value:
+            found[name] = value
+    store = found.pop("store", None)
+    return Config(store=Path(store).expanduser() if store else None, **found)
+
+
+def resolve_token(flag: str | None, config: Config) -> str | None:
+    """The token from the flag, the environment or the config file, in that order."""
+    return flag or os.environ.get(TOKEN_ENV) or config.token or None
+
+
+def open_store(path: Path) -> Store:
+    """A JsonFileStore for a folder (existing, or named with a trailing slash), else SQLite."""
+    if path.is_dir() or str(path).endswith(("/", os.sep)):
+        return JsonFileStore(path)
+    return SqliteStore(path)

@@ -1,0 +1,328 @@
+"""One run of the command: its options, the store, the Tibber source and the pools."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from pricepool import (
+    AuthenticationError,
+    Clock,
+    FetchResult,
+    HomeInfo,
+    IntervalPool,
+    InvalidResponseError,
+    PriceInterval,
+    RateLimitedError,
+    SourceError,
+    SourceUnavailableError,
+    Span,
+    Store,
+    UnknownHomeError,
+    system_clock,
+)
+from pricepool.sources.tibber import ENDPOINT, TibberSource
+
+from .config import TOKEN_ENV, Config, config_path, default_store, open_store, resolve_token
+from .when import midnight
+
+__all__ = ["MissingTokenError", "Options", "Session", "UsageProblem"]
+
+# A range longer than this is fetched month by month behind a progress bar.
+_LONG = timedelta(days=31)
+
+
+class UsageProblem(Exception):
+    """The user asked for something that cannot be done as asked (exit code 2)."""
+
+
+class MissingTokenError(AuthenticationError):
+    """No token was given in any of the three places."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f'no Tibber token: pass --token, set {TOKEN_ENV}, or put token = "..." in '
+            f"{config_path()} (pricepool demo needs none)"
+        )
+
+
+@dataclass(slots=True)
+class Options:
+    """The options every command takes; later ones (after the command name) win."""
+
+    token: str | None = None
+    endpoint: str | None = None
+    store: Path | None = None
+    verbose: bool = False
+    quiet: bool = False
+    retry_budget: float | None = None
+    now: datetime | None = None
+
+
+class Watched:
+    """A ``PriceSource`` that opens Tibber on first use and remembers what went wrong.
+
+    After the source was unreachable or rate limited once, later calls fail at once: one
+    run of the command should not wait out the retry budget for every month it asks for.
+    """
+
+    def __init__(self, make: Callable[[], TibberSource]) -> None:
+        self._make = make
+        self._source: TibberSource | None = None
+        self.errors: list[SourceError] = []
+        self._down: SourceError | None = None
+
+    @property
+    def requests(self) -> int:
+        return self._source.requests if self._source is not None else 0
+
+    def _open(self) -> TibberSource:
+        if self._down is not None:
+            raise self._down
+        if self._source is None:
+            try:
+                self._source = self._make()
+            except SourceError as err:
+                self.errors.append(err)
+                raise
+        return self._source
+
+    def _failed(self, err: SourceError) -> None:
+        self.errors.append(err)
+        if isinstance(err, SourceUnavailableError | RateLimitedError):
+            self._down = err
+
+    async def homes(self) -> list[HomeInfo]:
+        try:
+            return await self._open().homes()
+        except SourceError as err:
+            self._failed(err)
+            raise
+
+    async def home(self, home_id: str) -> HomeInfo:
+        try:
+            return await self._open().home(home_id)
+        except SourceError as err:
+            self._failed(err)
+            raise
+
+    async def fetch(self, home: HomeInfo, span: Span) -> FetchResult:
+        try:
+            return await self._open().fetch(home, span)
+        except SourceError as err:
+            self._failed(err)
+            raise
+
+    async def close(self) -> None:
+        if self._source is not None:
+            await self._source.close()
+
+
+def match_home(wanted: str, homes: list[HomeInfo]) -> HomeInfo:
+    """The home ``wanted`` names: its id, its nickname, or a unique start of its id."""
+    for home in homes:
+        if home.id == wanted:
+            return home
+    folded = wanted.casefold()
+    named = [h for h in homes if h.nickname and h.nickname.casefold() == folded]
+    if len(named) == 1:
+        return named[0]
+    prefixed = [h for h in homes if h.id.startswith(wanted)]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    raise UsageProblem(f"no single home matches {wanted!r}; {_listing(homes)}")
+
+
+def _listing(homes: list[HomeInfo]) -> str:
+    if not homes:
+        return "none is known"
+    names = ", ".join(f"{h.id} ({h.nickname})" if h.nickname else h.id for h in homes)
+    return f"choose one with --home: {names}"
+
+
+class Session:
+    """Everything one command run opens, closed together (pools first, so they save)."""
+
+    def __init__(self, options: Options, config: Config, errors: Console) -> None:
+        self.options = options
+        self.config = config
+        self.errors = errors
+        fixed = options.now
+        self.clock: Clock = (lambda: fixed) if fixed is not None else system_clock
+        self.endpoint = options.endpoint or config.endpoint or ENDPOINT
+        self.store_path = options.store or config.store or default_store()
+        self._store: Store | None = None
+        self.source = Watched(self._tibber)
+        self._pools: dict[str, IntervalPool] = {}
+
+    def _tibber(self) -> TibberSource:
+        token = resolve_token(self.options.token, self.config)
+        if not token:
+            raise MissingTokenError()
+        budget = self.options.retry_budget
+        return TibberSource(
+            token,
+            endpoint=self.endpoint,
+            clock=self.clock,
+            user_agent="pricepool-cli",
+            retry_budget=10.0 if budget is None else budget,
+        )
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.store_path)
+        return self._store
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def note(self, text: str) -> None:
+        """A remark on stderr, silenced by --quiet."""
+        if not self.options.quiet:
+            self.errors.print(text, style="dim", highlight=False)
+
+    def warn(self, text: str) -> None:
+        """A warning on stderr; --quiet does not silence it."""
+        self.errors.print(f"warning: {text}", style="yellow", highlight=False)
+
+    async def close(self) -> None:
+        try:
+            for pool in self._pools.values():
+                await pool.close()
+        finally:
+            try:
+                await self.source.close()
+            finally:
+                if self._store is not None:
+                    await self._store.close()
+
+    # -- homes -------------------------------------------------------------------------------
+
+    async def stored_homes(self) -> list[HomeInfo]:
+        """The homes the store holds, with what it knows of them."""
+        found = []
+        for home_id in await self.store.homes():
+            snapshot = await self.store.load(home_id)
+            if snapshot is not None:
+                found.append(snapshot.home)
+        return found
+
+    async def pool(self, wanted: str | None = None) -> IntervalPool:
+        """An open pool of the home ``wanted`` names (or the only home), knowing its home."""
+        wanted = wanted or self.config.home
+        stored = await self.store.homes()
+        if wanted is not None and wanted in stored:
+            # Known to the store: no API call is needed to name it.
+            return await self._open(wanted)
+        try:
+            homes = await self.source.homes()
+        except (SourceUnavailableError, RateLimitedError) as err:
+            cached = await self.stored_homes()
+            if wanted is not None and cached:
+                home = match_home(wanted, cached)
+            elif wanted is None and len(cached) == 1:
+                home = cached[0]
+            else:
+                raise err from None
+            self.warn(f"{describe(err, self.endpoint)}; using the cached home {home.id}")
+            return await self._open(home.id)
+        if wanted is not None:
+            return await self._open(match_home(wanted, homes).id)
+        if len(homes) == 1:
+            return await self._open(homes[0].id)
+        raise UsageProblem(f"the account has {len(homes)} homes; {_listing(homes)}")
+
+    async def _open(self, home_id: str) -> IntervalPool:
+        pool = self._pools.get(home_id)
+        if pool is None:
+            pool = IntervalPool(home_id, self.source, store=self.store, clock=self.clock)
+            self._pools[home_id] = pool
+            await pool.open()
+        if pool.home is None:
+            # Not in the store: ask the source now, so that its zone is known for parsing.
+            await self.source.home(home_id)
+        return pool
+
+    async def home_of(self, pool: IntervalPool) -> HomeInfo:
+        """The pool's home, asked of the source when the store did not know it."""
+        return pool.home or await self.source.home(pool.home_id)
+
+    # -- prices ------------------------------------------------------------------------------
+
+    async def intervals(
+        self, pool: IntervalPool, start: datetime, end: datetime
+    ) -> tuple[list[PriceInterval], SourceError | None]:
+        """What the pool has for ``[start, end)`` after asking for what it lacks.
+
+        Returns the intervals and the source's failure when it could not fill everything;
+        a refused token or an unknown home is raised instead.
+        """
+        before = len(self.source.errors)
+        chunks = self._chunks(pool, start, end)
+        if len(chunks) > 1 and not self.options.quiet:
+            columns = (TextColumn("fetching {task.description}"), BarColumn(), MofNCompleteColumn())
+            with Progress(*columns, console=self.errors, transient=True) as bar:
+                task = bar.add_task("history", total=len(chunks))
+                for lo, hi in chunks:
+                    bar.update(task, description=f"{lo:%Y-%m}")
+                    await pool.get_intervals(lo, hi, allow_partial=True)
+                    bar.advance(task)
+        else:
+            for lo, hi in chunks[:-1]:
+                await pool.get_intervals(lo, hi, allow_partial=True)
+        found = await pool.get_intervals(start, end, allow_partial=True)
+        failures = self.source.errors[before:]
+        for err in failures:
+            if isinstance(err, AuthenticationError | UnknownHomeError):
+                raise err
+        return found, (failures[0] if failures else None)
+
+    def _chunks(
+        self, pool: IntervalPool, start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        """``[start, end)`` cut at home-local month starts when long and not yet known."""
+        home = pool.home
+        if home is None or end - start <= _LONG:
+            return [(start, end)]
+        top = min(end, self.now() + timedelta(days=2))
+        answered, _ = pool.coverage()
+        if any(s.start <= start.astimezone(UTC) and s.end >= top for s in answered):
+            return [(start, end)]
+        tz = home.tz
+        chunks = []
+        lo = start
+        while lo < end:
+            local = lo.astimezone(tz)
+            year, month = divmod(local.year * 12 + local.month, 12)
+            nxt = midnight(local.date().replace(year=year, month=month + 1, day=1), tz)
+            hi = min(nxt, end)
+            chunks.append((lo, hi))
+            lo = hi
+        return chunks
+
+
+def describe(err: BaseException, endpoint: str) -> str:
+    """One friendly line for a failure; the token is never in it."""
+    if isinstance(err, MissingTokenError):
+        return str(err)
+    if isinstance(err, AuthenticationError):
+        return f"the token was refused by {endpoint}; check --token, {TOKEN_ENV} or {config_path()}"
+    if isinstance(err, RateLimitedError):
+        wait = err.retry_after
+        when = f"retry in {math.ceil(wait)} s" if wait else "retry in a few minutes"
+        return f"rate limited by {endpoint}; {when}"
+    if isinstance(err, SourceUnavailableError):
+        text = str(err)
+        return text if text.startswith("cannot reach") else f"cannot reach {endpoint}: {text}"
+    if isinstance(err, InvalidResponseError):
+        return f"{endpoint} sent an answer pricepool cannot use: {err}"
+    if isinstance(err, UnknownHomeError):
+        return f"{err}; `pricepool homes` lists the account's homes"
+    return str(err)
