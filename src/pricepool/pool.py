@@ -133,6 +133,7 @@ class IntervalPool:
         self._horizon = 0
         self._horizon_until = -1
         self._quiet_until = 0.0
+        self._calm_until = 0.0
         self._opened = False
         self._closed = False
         self._open_lock = asyncio.Lock()
@@ -259,7 +260,10 @@ class IntervalPool:
         top = min(b, limit)
         if a >= top or self._coverage.covers(a, top):
             self._hits += 1
-            return self._timeline.slice(a, b)
+            found = self._timeline.slice(a, b)
+            if len(self._timeline) > self._retention.max_intervals:
+                self._enforce()  # the protected window may have moved on
+            return found
         flights: list[_Flight] = []
         try:
             await self._fill(self._plan(a, top, limit, now, home.tz), now, allow_partial, flights)
@@ -479,6 +483,7 @@ class IntervalPool:
             pending = result.pending.seconds
         # Below here nothing raises: the answer is merged as a whole.
         group = None
+        self._calm_until = 0.0
         if answered is not None:
             merged = self._timeline.merge(answered[0], answered[1], intervals, starts, now)
             self._revisions += merged.revised
@@ -500,13 +505,18 @@ class IntervalPool:
         """Apply retention, sparing groups that requests under way are about to read."""
         if len(self._timeline) <= self._retention.max_intervals or self._home is None:
             return
+        now = self._clock()
+        if now.timestamp() < self._calm_until:
+            return
         spare = {f.group for f in self._held if f.group is not None}
-        dropped = self._retention.enforce(
-            self._timeline, self._coverage, self._clock(), self._home.tz, spare
-        )
+        tz = self._home.tz
+        dropped = self._retention.enforce(self._timeline, self._coverage, now, tz, spare)
         if dropped:
             self._evictions += dropped
             self._changed()
+        if not spare and len(self._timeline) > self._retention.max_intervals:
+            # All that is left is protected until the window moves at the next midnight.
+            self._calm_until = day_start(now, tz, 1).timestamp()
 
     # ------------------------------------------------------------------ persistence
 
