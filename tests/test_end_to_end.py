@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,7 +26,7 @@ def seen(got: list[PriceInterval]) -> list[tuple[str, float]]:
 @pytest.mark.parametrize("zone", [home.time_zone for home in DEFAULT_HOMES])
 async def test_thirty_days_of_polling_cost_one_price_request_per_day(zone: str) -> None:
     home = next(h for h in DEFAULT_HOMES if h.time_zone == zone)
-    tz = __import__("zoneinfo").ZoneInfo(zone)
+    tz = ZoneInfo(zone)
     clock = ManualClock(local_midnight(date(2026, 10, 10), tz))  # the run crosses DST's end
     async with (
         Simulator(clock=clock) as sim,
@@ -51,7 +52,7 @@ async def test_thirty_days_of_polling_cost_one_price_request_per_day(zone: str) 
 
 
 async def test_restarted_pool_makes_no_request_for_what_it_knew(tmp_path: object) -> None:
-    tz = __import__("zoneinfo").ZoneInfo(TZ)
+    tz = ZoneInfo(TZ)
     clock = ManualClock(datetime.combine(date(2026, 11, 26), time(14), tzinfo=tz))
     path = f"{tmp_path}/prices.sqlite"
     ranges = [
