@@ -27,11 +27,13 @@ from rich.text import Text
 
 from pricepool import (
     InvalidRangeError,
+    ManualClock,
     PricePoolError,
     RateLimitedError,
     SourceUnavailableError,
     __version__,
 )
+from pricepool.simulator import Simulator
 from pricepool.sources.tibber import ENDPOINT
 
 from ._cli import cache as cache_ops
@@ -39,11 +41,14 @@ from ._cli.cheapest import average, cheapest_slots, cheapest_window
 from ._cli.config import ConfigError, load_config
 from ._cli.demo import run_demo
 from ._cli.output import (
+    Hour,
     chart,
     currency_of,
+    days_table,
     home_dict,
     homes_table,
     hours,
+    hours_table,
     interval_dict,
     iso,
     level_text,
@@ -125,7 +130,7 @@ _COMMON: dict[str, Any] = {
         ),
     ],
     "store": Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--store",
             help="SQLite file, or a folder (existing, or ending in /) for JSON files. "
@@ -245,7 +250,7 @@ def _fail(opts: Options, err: BaseException, code: int) -> None:
     with contextlib.suppress(ConfigError):
         endpoint = opts.endpoint or load_config().endpoint or ENDPOINT
     message = describe(err, endpoint) if isinstance(err, PricePoolError) else str(err)
-    _errors().print(Text(f"error: {message}", style="red"))
+    _errors().print(Text(f"error: {message}", style="red"), soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -422,12 +427,13 @@ def prices(
             out.print(f"{title}: no prices known (tomorrow's come at 13:00 home time)")
             return
         if hourly:
-            from ._cli.output import days_table
-
-            by_day: dict[str, list[Any]] = {}
+            by_day: dict[str, list[Hour]] = {}
             for hour in hours(items, tz):
                 by_day.setdefault(f"{hour.start:%a %d %b}", []).append(hour)
-            out.print(days_table(list(by_day.items()), currency))
+            if len(by_day) <= 3:
+                out.print(days_table(list(by_day.items()), currency, title=title))
+            else:
+                out.print(hours_table(hours(items, tz), currency, title))
         else:
             out.print(prices_table(items, tz, currency, title))
         mean = average(items)
@@ -664,12 +670,25 @@ def simulator(
 ) -> None:
     """Serve a Tibber-compatible GraphQL API with three synthetic homes until Ctrl-C.
     Point other commands at it with --endpoint."""
-    from pricepool import ManualClock
-    from pricepool.simulator import serve
-
     clock = ManualClock(opts.now) if opts.now is not None else None
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(host, port, token=opts.token, clock=clock))
+        asyncio.run(_serve(host, port, opts.token, clock))
+
+
+async def _serve(host: str, port: int, token: str | None, clock: ManualClock | None) -> None:
+    # Started here rather than by simulator.serve(), which binds a random port (0.1.0).
+    sim = Simulator(token=token, clock=clock)
+    await sim.start(host, port)
+    try:
+        out = _out()
+        out.print(f"pricepool simulator serving Tibber's API at [bold]{sim.endpoint}[/bold]")
+        for home in sim.homes:
+            out.print(f"  home {home.id}  {home.time_zone:<17} {home.currency}  {home.nickname}")
+        token_hint = "any token" if token is None else "only the token given with --token"
+        out.print(f"accepting {token_hint}; Ctrl-C stops it")
+        await asyncio.Event().wait()
+    finally:
+        await sim.stop()
 
 
 def main() -> None:

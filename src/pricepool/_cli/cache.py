@@ -62,10 +62,15 @@ async def stats(session: Session, out: Console, wanted: str | None) -> None:
     snapshots = await _snapshots(session, wanted)
     path = session.store_path
     size = sum(p.stat().st_size for p in _files(path))
-    out.print(f"store {path} · {len(snapshots)} homes · {size / 1024:.0f} KiB")
+    homes = "1 home" if len(snapshots) == 1 else f"{len(snapshots)} homes"
+    out.print(f"store {path} · {homes} · {size / 1024:.0f} KiB")
+    if not snapshots:
+        return
     table = Table(title_justify="left")
     for name in ("home", "nickname", "intervals", "groups", "first", "last", "lengths"):
-        table.add_column(name, justify="right" if name in ("intervals", "groups") else "left")
+        table.add_column(
+            name, justify="right" if name in ("intervals", "groups") else "left", no_wrap=True
+        )
     table.add_column("covered", justify="right")
     table.add_column("pending", justify="right")
     for snap in snapshots:

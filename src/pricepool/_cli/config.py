@@ -43,7 +43,7 @@ class Config:
 
     token: str | None = None
     endpoint: str | None = None
-    store: Path | None = None
+    store: str | None = None
     home: str | None = None
 
 
@@ -63,8 +63,7 @@ def load_config(path: Path | None = None) -> Config:
             raise ConfigError(f"{path}: {name} must be a string")
         if value:
             found[name] = value
-    store = found.pop("store", None)
-    return Config(store=Path(store).expanduser() if store else None, **found)
+    return Config(**found)
 
 
 def resolve_token(flag: str | None, config: Config) -> str | None:
@@ -72,8 +71,13 @@ def resolve_token(flag: str | None, config: Config) -> str | None:
     return flag or os.environ.get(TOKEN_ENV) or config.token or None
 
 
-def open_store(path: Path) -> Store:
+def store_path(text: str) -> Path:
+    return Path(text).expanduser()
+
+
+def open_store(text: str) -> Store:
     """A JsonFileStore for a folder (existing, or named with a trailing slash), else SQLite."""
-    if path.is_dir() or str(path).endswith(("/", os.sep)):
+    path = store_path(text)
+    if path.is_dir() or text.endswith(("/", os.sep)):
         return JsonFileStore(path)
     return SqliteStore(path)

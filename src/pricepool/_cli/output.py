@@ -42,6 +42,7 @@ __all__ = [
     "days_table",
     "homes_table",
     "hours",
+    "hours_table",
     "interval_dict",
     "money",
     "prices_csv",
@@ -259,6 +260,26 @@ def days_table(
                 flag = " ◀"
             cells += [Text(money(found.average), style=style), level_text(found.level) + flag]
         table.add_row(*cells)
+    return table
+
+
+def hours_table(found: Sequence[Hour], currency: str, title: str) -> Table:
+    """One row per local hour, a section per day."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("hour", no_wrap=True)
+    table.add_column(f"average {currency}/kWh", justify="right")
+    table.add_column("level")
+    day = None
+    for hour in found:
+        if day is not None and hour.start.date() != day:
+            table.add_section()
+        day = hour.start.date()
+        style = LEVEL_STYLE[hour.level] if hour.level else ""
+        table.add_row(
+            f"{hour.start:%a %Y-%m-%d %H:%M}",
+            Text(money(hour.average), style=style),
+            level_text(hour.level),
+        )
     return table
 
 

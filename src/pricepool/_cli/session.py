@@ -6,7 +6,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -29,7 +28,15 @@ from pricepool import (
 )
 from pricepool.sources.tibber import ENDPOINT, TibberSource
 
-from .config import TOKEN_ENV, Config, config_path, default_store, open_store, resolve_token
+from .config import (
+    TOKEN_ENV,
+    Config,
+    config_path,
+    default_store,
+    open_store,
+    resolve_token,
+    store_path,
+)
 from .when import midnight
 
 __all__ = ["MissingTokenError", "Options", "Session", "UsageProblem"]
@@ -58,7 +65,7 @@ class Options:
 
     token: str | None = None
     endpoint: str | None = None
-    store: Path | None = None
+    store: str | None = None
     verbose: bool = False
     quiet: bool = False
     retry_budget: float | None = None
@@ -156,7 +163,8 @@ class Session:
         fixed = options.now
         self.clock: Clock = (lambda: fixed) if fixed is not None else system_clock
         self.endpoint = options.endpoint or config.endpoint or ENDPOINT
-        self.store_path = options.store or config.store or default_store()
+        self.store_text = options.store or config.store or str(default_store())
+        self.store_path = store_path(self.store_text)
         self._store: Store | None = None
         self.source = Watched(self._tibber)
         self._pools: dict[str, IntervalPool] = {}
@@ -177,7 +185,7 @@ class Session:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.store_path)
+            self._store = open_store(self.store_text)
         return self._store
 
     def now(self) -> datetime:
@@ -186,11 +194,11 @@ class Session:
     def note(self, text: str) -> None:
         """A remark on stderr, silenced by --quiet."""
         if not self.options.quiet:
-            self.errors.print(text, style="dim", highlight=False)
+            self.errors.print(text, style="dim", highlight=False, soft_wrap=True)
 
     def warn(self, text: str) -> None:
         """A warning on stderr; --quiet does not silence it."""
-        self.errors.print(f"warning: {text}", style="yellow", highlight=False)
+        self.errors.print(f"warning: {text}", style="yellow", highlight=False, soft_wrap=True)
 
     async def close(self) -> None:
         try:

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 __all__ = ["midnight", "parse_duration", "parse_when", "parse_within"]
 
 _DAYS = {"yesterday": -1, "today": 0, "tomorrow": 1}
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|min|mins|minutes?|hours?|days?)")
+# Longest units first: "min" must not match as "m" followed by "in".
+_PART = re.compile(r"(\d+(?:\.\d+)?)(days?|d|hours?|h|minutes?|mins?|m)")
 
 
 def midnight(day: date, tz: ZoneInfo) -> datetime:

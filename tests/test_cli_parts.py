@@ -1,0 +1,218 @@
+"""The CLI's pure parts: cheapest windows, time words, config and home matching."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pricepool import HomeInfo, PriceInterval
+from pricepool._cli.cheapest import average, cheapest_slots, cheapest_window, runs
+from pricepool._cli.config import ConfigError, load_config, open_store, resolve_token
+from pricepool._cli.session import UsageProblem, match_home
+from pricepool._cli.when import midnight, parse_duration, parse_when, parse_within
+from pricepool.storage.json_store import JsonFileStore
+from pricepool.storage.sqlite_store import SqliteStore
+
+OSLO = ZoneInfo("Europe/Oslo")
+T0 = datetime(2026, 11, 26, tzinfo=OSLO)
+
+
+def series(*parts: tuple[int, float], start: datetime = T0) -> list[PriceInterval]:
+    """Back-to-back intervals of (minutes, price)."""
+    found = []
+    at = start
+    for minutes, price in parts:
+        end = at + timedelta(minutes=minutes)
+        found.append(PriceInterval(at, end, price))
+        at = end
+    return found
+
+
+def brute(items: list[PriceInterval], length: timedelta) -> tuple[float, datetime] | None:
+    """Every window starting on a whole minute: the reference answer."""
+    best = None
+    for piece in runs(items):
+        first, last = piece[0][0], piece[-1][1]
+        t = first
+        while t + length.total_seconds() <= last + 1e-9:
+            hi = t + length.total_seconds()
+            cost = sum(p * max(0.0, min(b, hi) - max(a, t)) for a, b, p in piece)
+            mean = cost / length.total_seconds()
+            if best is None or mean < best[0] - 1e-9:
+                best = (mean, datetime.fromtimestamp(t, OSLO))
+            t += 60
+    return best
+
+
+def test_window_over_quarter_hours_is_the_cheapest_run() -> None:
+    items = series(*[(15, p) for p in (5, 5, 1, 1, 1, 1, 5, 0.5, 9)])
+    found = cheapest_window(items, timedelta(hours=1))
+    assert found is not None
+    assert found.start == T0 + timedelta(minutes=30)
+    assert found.end == T0 + timedelta(minutes=90)
+    assert found.average == pytest.approx(1.0)
+
+
+def test_window_mixes_hourly_and_quarter_hourly_time_weighted() -> None:
+    # An hour at 2, then quarter-hours at 0, 0, 0, 10: the best 75 minutes straddles both.
+    items = series((60, 2.0), (15, 0.0), (15, 0.0), (15, 0.0), (15, 10.0))
+    found = cheapest_window(items, timedelta(minutes=75))
+    assert found is not None
+    assert found.start == T0 + timedelta(minutes=30)
+    assert found.average == pytest.approx((30 * 2.0) / 75)
+
+
+def test_window_may_end_on_an_edge_rather_than_start_on_one() -> None:
+    # Hourly 5, 1, 1, 5 and 90 minutes: any start in [1h, 1.5h] is optimal; the earliest wins.
+    items = series((60, 5.0), (60, 1.0), (60, 1.0), (60, 5.0))
+    found = cheapest_window(items, timedelta(minutes=90))
+    assert found is not None
+    assert found.start == T0 + timedelta(hours=1)
+    assert found.average == pytest.approx(1.0)
+
+
+def test_window_never_spans_a_gap_and_none_when_nothing_fits() -> None:
+    cheap = series((60, 0.0), start=T0)
+    dear = series((60, 3.0), (60, 3.0), start=T0 + timedelta(hours=2))
+    found = cheapest_window(cheap + dear, timedelta(hours=2))
+    assert found is not None
+    assert found.start == T0 + timedelta(hours=2)
+    assert cheapest_window(cheap, timedelta(hours=2)) is None
+    assert cheapest_window([], timedelta(hours=1)) is None
+
+
+def test_window_is_clipped_to_the_range() -> None:
+    items = series(*[(60, p) for p in (0, 0, 0, 4, 4, 4, 4)])
+    lo = T0 + timedelta(hours=2, minutes=30)
+    found = cheapest_window(items, timedelta(hours=1), lo=lo)
+    assert found is not None
+    assert found.start == lo
+    assert found.average == pytest.approx(2.0)
+
+
+def test_window_matches_brute_force_on_random_mixed_series() -> None:
+    rng = random.Random(7)
+    for _ in range(60):
+        parts = [(rng.choice((15, 15, 60)), round(rng.uniform(-1, 3), 2)) for _ in range(20)]
+        items = series(*parts)
+        length = timedelta(minutes=rng.choice((15, 30, 45, 60, 75, 120, 180)))
+        found = cheapest_window(items, length)
+        expected = brute(items, length)
+        if expected is None:
+            assert found is None
+            continue
+        assert found is not None
+        assert found.average == pytest.approx(expected[0], abs=1e-9)
+        assert found.start == expected[1]
+
+
+def test_window_rejects_a_non_positive_length() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        cheapest_window(series((60, 1.0)), timedelta(0))
+
+
+def test_slots_are_the_cheapest_in_time_order_ties_to_the_earlier() -> None:
+    items = series(*[(15, p) for p in (3, 1, 2, 1, 0, 5)])
+    picked = cheapest_slots(items, 3)
+    assert [i.total for i in picked] == [1, 1, 0]
+    assert picked == sorted(picked, key=lambda i: i.start)
+    lo = T0 + timedelta(minutes=40)  # inside the third interval: it still counts
+    assert [i.total for i in cheapest_slots(items, 2, lo=lo)] == [1, 0]
+    assert average(picked) == pytest.approx(2 / 3)
+    assert average([]) is None
+
+
+def test_when_words_dates_and_timestamps() -> None:
+    now = datetime(2026, 11, 26, 13, 5, tzinfo=UTC)
+    assert parse_when("today", now=now, tz=OSLO) == T0
+    assert parse_when("tomorrow", now=now, tz=OSLO) == T0 + timedelta(days=1)
+    assert parse_when("yesterday", now=now, tz=OSLO) == T0 - timedelta(days=1)
+    assert parse_when("today", now=now, tz=OSLO, end=True) == T0 + timedelta(days=1)
+    assert parse_when("2026-03-29", now=now, tz=OSLO) == datetime(2026, 3, 29, tzinfo=OSLO)
+    assert parse_when("now", now=now, tz=OSLO) == now
+    naive = parse_when("2026-11-26T14:00", now=now, tz=OSLO)
+    assert naive == datetime(2026, 11, 26, 13, tzinfo=UTC)
+    assert parse_when("2026-11-26T14:00Z", now=now, tz=OSLO) == datetime(
+        2026, 11, 26, 14, tzinfo=UTC
+    )
+    for bad in ("soon", "2026-13-01", ""):
+        with pytest.raises(ValueError, match="is not a"):
+            parse_when(bad, now=now, tz=OSLO)
+
+
+def test_midnight_on_a_day_whose_midnight_does_not_exist() -> None:
+    # Santiago skips 00:00-01:00 when DST starts (2026-09-06).
+    tz = ZoneInfo("America/Santiago")
+    first = midnight(datetime(2026, 9, 6).date(), tz)
+    assert first.hour == 1
+    assert first.utcoffset() == timedelta(hours=-3)
+
+
+def test_durations() -> None:
+    assert parse_duration("3h") == timedelta(hours=3)
+    assert parse_duration("90m") == timedelta(minutes=90)
+    assert parse_duration("1h30m") == timedelta(minutes=90)
+    assert parse_duration("2.5h") == timedelta(minutes=150)
+    assert parse_duration("45min") == timedelta(minutes=45)
+    assert parse_duration("1d") == timedelta(days=1)
+    for bad in ("", "h", "3x", "0h", "10s", "1.01m"):
+        with pytest.raises(ValueError, match=r"duration|whole number"):
+            parse_duration(bad)
+
+
+def test_within_ranges() -> None:
+    now = datetime(2026, 11, 26, 14, 7, tzinfo=OSLO)
+    assert parse_within("today", now=now, tz=OSLO) == (T0, T0 + timedelta(days=1))
+    assert parse_within("next24h", now=now, tz=OSLO) == (now, now + timedelta(hours=24))
+    assert parse_within("upcoming", now=now, tz=OSLO) == (now, T0 + timedelta(days=2))
+    assert parse_within("today..tomorrow", now=now, tz=OSLO) == (T0, T0 + timedelta(days=2))
+    with pytest.raises(ValueError, match="not a range"):
+        parse_within("2026-11-26T10:00", now=now, tz=OSLO)
+    with pytest.raises(ValueError, match="ends before"):
+        parse_within("tomorrow..today", now=now, tz=OSLO)
+
+
+def test_config_file_token_order_and_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "config.toml"
+    assert load_config(path).token is None
+    path.write_text('token = "from-file"\nstore = "~/p.sqlite"\nhome = "Fjellstua"\n')
+    config = load_config(path)
+    assert config.home == "Fjellstua"
+    assert config.store == "~/p.sqlite"
+    monkeypatch.delenv("TIBBER_TOKEN", raising=False)
+    assert resolve_token(None, config) == "from-file"
+    monkeypatch.setenv("TIBBER_TOKEN", "from-env")
+    assert resolve_token(None, config) == "from-env"
+    assert resolve_token("from-flag", config) == "from-flag"
+    path.write_text("token = 3\n")
+    with pytest.raises(ConfigError, match="token must be a string"):
+        load_config(path)
+    path.write_text("token = \n")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(path)
+
+
+def test_store_kind_follows_the_path(tmp_path: Path) -> None:
+    assert isinstance(open_store(str(tmp_path)), JsonFileStore)
+    assert isinstance(open_store(f"{tmp_path}/new/"), JsonFileStore)
+    assert isinstance(open_store(str(tmp_path / "p.sqlite")), SqliteStore)
+
+
+def test_home_matching() -> None:
+    homes = [
+        HomeInfo("96a14971-aaaa", "Europe/Oslo", "NOK", "Fjellstua"),
+        HomeInfo("96b00000-bbbb", "Europe/Berlin", "EUR", "Altbau"),
+    ]
+    assert match_home("96b00000-bbbb", homes) is homes[1]
+    assert match_home("fjellSTUA", homes) is homes[0]
+    assert match_home("96a", homes) is homes[0]
+    with pytest.raises(UsageProblem, match="choose one with --home"):
+        match_home("96", homes)
+    with pytest.raises(UsageProblem, match="none is known"):
+        match_home("x", [])
