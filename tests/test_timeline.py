@@ -275,11 +275,6 @@ def test_load_rejects_inconsistent_input_and_keeps_what_was_held(
     assert keys(all_of(timeline)) == [h(50)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: load() does not check that owners is parallel to intervals; a short "
-    "owners column is accepted and leaves the timeline's columns out of step",
-)
 def test_load_rejects_owners_not_parallel_to_intervals() -> None:
     groups, items, _ = stored()
     timeline = Timeline()

@@ -84,6 +84,7 @@ class Coverage:
         """Mark ``[start, end)`` answered; it is no longer pending. O(m) worst case."""
         if end <= start:
             return
+        self._drop_pending(start, end)
         starts, ends = self._starts, self._ends
         # Everything touching [start, end) collapses into one span.
         i = bisect_left(ends, start)
@@ -93,7 +94,6 @@ class Coverage:
             end = max(end, ends[j - 1])
         starts[i:j] = [start]
         ends[i:j] = [end]
-        self._drop_pending(start, end)
 
     def forget(self, start: int, end: int) -> None:
         """Mark ``[start, end)`` unanswered again (its intervals were evicted)."""

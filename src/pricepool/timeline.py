@@ -163,6 +163,8 @@ class Timeline:
         self, groups: Sequence[Group], intervals: Sequence[PriceInterval], owners: Sequence[int]
     ) -> None:
         """Replace everything with stored state (intervals sorted, owners parallel)."""
+        if len(owners) != len(intervals):
+            raise ValueError(f"{len(intervals)} intervals but {len(owners)} owners")
         live = {g.id: g for g in groups}
         counts: dict[int, int] = {}
         for owner in owners:
