@@ -59,7 +59,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-async def suite(names: Sequence[str], cfg: Config) -> tuple[list[tuple[str, list[Row]]], dict]:
+async def suite(
+    names: Sequence[str], cfg: Config
+) -> tuple[list[tuple[str, list[Row]]], dict[str, float]]:
     done: list[tuple[str, list[Row]]] = []
     seconds: dict[str, float] = {}
     out = report.console()
@@ -86,9 +88,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     sections, seconds = asyncio.run(suite(args.only, cfg))
     seconds["total"] = round(clock() - started, 2)
     mode = "quick" if args.quick else "full"
+    load = info.get("load_average")
     title = (
         f"pricepool benchmarks ({mode}) · {info['cpu']}, {info['cores']} cores · "
         f"Python {info['python']} · {seconds['total']:.0f} s"
+        + (f" · load {load[0]:.1f} at start" if load else "")
     )
     out = report.console()
     out.print(report.table(sections, title))

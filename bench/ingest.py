@@ -167,7 +167,9 @@ def _apply(pool: IntervalPool, answer: Answer) -> None:
     pool._apply(result, lo, hi, HOME)
 
 
-async def _each(op: Callable[[int, int], Awaitable[int]], spans: list[tuple[int, int]]):
+async def _each(
+    op: Callable[[int, int], Awaitable[int]], spans: list[tuple[int, int]]
+) -> tuple[float, int]:
     """The least seconds one awaited ``op`` took over ``spans``, and the size it returned."""
     least = float("inf")
     size = 0

@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, cast
 
 from pricepool import Snapshot, Store
 
@@ -24,18 +25,19 @@ from .common import (
     span_data,
 )
 
+
+def _in_file(kind: type[Any], folder: Path) -> Store:
+    return cast(Store, kind(folder / "pricepool.db"))
+
+
+def _in_folder(kind: type[Any], folder: Path) -> Store:
+    return cast(Store, kind(folder))
+
+
 # name → (module, class, how to make one in a fresh folder)
-STORES: dict[str, tuple[str, str, Callable[[type, Path], Store]]] = {
-    "SqliteStore": (
-        "pricepool.storage.sqlite_store",
-        "SqliteStore",
-        lambda kind, folder: kind(folder / "pricepool.db"),
-    ),
-    "JsonFileStore": (
-        "pricepool.storage.json_store",
-        "JsonFileStore",
-        lambda kind, folder: kind(folder),
-    ),
+STORES: dict[str, tuple[str, str, Callable[[type[Any], Path], Store]]] = {
+    "SqliteStore": ("pricepool.storage.sqlite_store", "SqliteStore", _in_file),
+    "JsonFileStore": ("pricepool.storage.json_store", "JsonFileStore", _in_folder),
 }
 
 
