@@ -6,6 +6,7 @@ import importlib
 import tempfile
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -51,9 +52,7 @@ async def run(cfg: Config) -> list[Row]:
         except (ImportError, AttributeError):
             rows.append(Row(f"stores.{name}", f"{name}: not available", None, "", verdict="n/a"))
             continue
-        rows.extend(
-            await _measure(name, lambda folder, k=kind, m=make: m(k, folder), year, grown, repeat)
-        )
+        rows.extend(await _measure(name, partial(make, kind), year, grown, repeat))
     return rows
 
 
