@@ -35,8 +35,8 @@ __all__ = [
     "BenchSource",
     "Config",
     "Row",
+    "Run",
     "at",
-    "best",
     "clock",
     "edges",
     "fill",
@@ -125,7 +125,7 @@ class BenchSource:
     the loop that long, so concurrent requests really overlap.
     """
 
-    def __init__(self, data: Sequence[PriceInterval] | None = None, *, delay: float = 0.0):
+    def __init__(self, data: Sequence[PriceInterval] | None = None, *, delay: float = 0.0) -> None:
         self.data = data
         self._keys = array("q", [int(i.start.timestamp()) for i in data or ()])
         self.delay = delay
@@ -183,11 +183,6 @@ async def fill(pool: IntervalPool, marks: Sequence[int]) -> None:
 
 Run = Callable[[int], Awaitable[float]]
 """``run(number)`` performs an operation ``number`` times and returns the seconds taken."""
-
-
-async def best(run: Run, *, repeat: int, target: float) -> float:
-    """Seconds per operation: the least of ``repeat`` timed runs, as timeit reports."""
-    return (await interleaved([run], repeat=repeat, target=target))[0]
 
 
 async def interleaved(runs: Sequence[Run], *, repeat: int, target: float) -> list[float]:
