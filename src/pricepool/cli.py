@@ -341,7 +341,7 @@ def homes(
             found = await session.stored_homes()
             if not found:
                 raise
-            session.warn(f"{describe(err, session.endpoint)}; showing the homes in the store")
+            session.degraded(err, "the homes in the store")
         if fmt is Shape.json:
             typer.echo(_dumps([home_dict(h) for h in found]))
         else:
@@ -413,7 +413,7 @@ def prices(
         if problem is not None:
             if not items:
                 raise problem
-            session.warn(f"{note} — showing cached prices")
+            session.degraded(problem, "cached prices")
         currency = currency_of(info, items)
         if fmt is Format.json:
             typer.echo(prices_json(info, lo, hi, items, note))
@@ -504,7 +504,7 @@ def cheapest(
         if problem is not None:
             if not items:
                 raise problem
-            session.warn(f"{describe(problem, session.endpoint)} — using cached prices")
+            session.degraded(problem, "cached prices")
         currency = currency_of(info, items)
         base = {
             "version": 1,

@@ -168,6 +168,8 @@ class Session:
         self._store: Store | None = None
         self.source = Watched(self._tibber)
         self._pools: dict[str, IntervalPool] = {}
+        # Failures already explained to the user (the same error may come back later).
+        self._told: set[int] = set()
 
     def _tibber(self) -> TibberSource:
         token = resolve_token(self.options.token, self.config)
@@ -199,6 +201,14 @@ class Session:
     def warn(self, text: str) -> None:
         """A warning on stderr; --quiet does not silence it."""
         self.errors.print(f"warning: {text}", style="yellow", highlight=False, soft_wrap=True)
+
+    def degraded(self, err: SourceError, what: str) -> None:
+        """Warn that ``what`` comes from the cache because of ``err``, naming it only once."""
+        if id(err) in self._told:
+            self.warn(f"showing {what} only")
+        else:
+            self._told.add(id(err))
+            self.warn(f"{describe(err, self.endpoint)} — showing {what}")
 
     async def close(self) -> None:
         try:
@@ -239,7 +249,8 @@ class Session:
                 home = cached[0]
             else:
                 raise err from None
-            self.warn(f"{describe(err, self.endpoint)}; using the cached home {home.id}")
+            self._told.add(id(err))
+            self.warn(f"{describe(err, self.endpoint)} — using the cached home {home.id}")
             return await self._open(home.id)
         if wanted is not None:
             return await self._open(match_home(wanted, homes).id)

@@ -1,0 +1,650 @@
+"""The ``pricepool`` command, run by typer's runner against a simulator on loopback.
+
+The runner calls the command synchronously and the command runs its own event loop, so
+the simulator serves from a thread with a loop of its own. Both share one fixed instant:
+Thursday 2026-11-26 14:00 in Oslo, after tomorrow's prices are out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from pricepool import ManualClock
+from pricepool.cli import app
+from pricepool.simulator import DEFAULT_HOMES, Simulator
+
+OSLO_HOME, STOCKHOLM_HOME, BERLIN_HOME = DEFAULT_HOMES
+OSLO = ZoneInfo("Europe/Oslo")
+NOW = datetime(2026, 11, 26, 14, 0, tzinfo=OSLO)
+TODAY = datetime(2026, 11, 26, tzinfo=OSLO)
+TOMORROW = TODAY + timedelta(days=1)
+AFTER = TODAY + timedelta(days=2)
+TOKEN = "t0ken-for-tests"
+
+
+class Served:
+    """A simulator serving from its own thread and event loop."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.sim = Simulator(clock=ManualClock(NOW), **kwargs)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.endpoint = self._call(self.sim.start())
+
+    def _call(self, work: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(10)
+
+    def close(self) -> None:
+        self._call(self.sim.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No user config, data folder or token leaks into a test."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("TIBBER_TOKEN", raising=False)
+    monkeypatch.setenv("COLUMNS", "120")
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Served]]:
+    started: list[Served] = []
+
+    def start(**kwargs: Any) -> Served:
+        started.append(Served(**kwargs))
+        return started[-1]
+
+    yield start
+    for served in started:
+        served.close()
+
+
+@pytest.fixture
+def served(serve: Callable[..., Served]) -> Served:
+    return serve()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    return str(tmp_path / "pricepool.sqlite")
+
+
+@pytest.fixture
+def closed_endpoint() -> str:
+    """A loopback port nothing listens on: bound, then closed."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1-beta/gql"
+
+
+def run(
+    *args: str, endpoint: str | None = None, store: str | None = None, token: str | None = TOKEN
+) -> Result:
+    line = [*args, "--now", NOW.isoformat(), "--retry-budget", "0"]
+    if endpoint is not None:
+        line += ["--endpoint", endpoint]
+    if store is not None:
+        line += ["--store", store]
+    if token is not None:
+        line += ["--token", token]
+    return CliRunner().invoke(app, line)
+
+
+def truth(served: Served, home: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    return served.sim.truth(home, start, end)
+
+
+def same_instant(a: str, b: str) -> bool:
+    return datetime.fromisoformat(a) == datetime.fromisoformat(b.replace("Z", "+00:00"))
+
+
+# -- demo and help -----------------------------------------------------------------------------
+
+
+def test_demo_exits_0_and_shows_what_the_cache_saved() -> None:
+    result = run("demo", token=None)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for expected in ("Fjellstua", "Sjöboden", "Altbau", "today", "tomorrow", "Cheapest 3 hours"):
+        assert expected in out
+    assert "for 0 API requests" in out  # after the restart
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["demo"],
+        ["homes"],
+        ["prices"],
+        ["cheapest"],
+        ["simulator"],
+        ["cache"],
+        ["cache", "stats"],
+        ["cache", "coverage"],
+        ["cache", "gc"],
+        ["cache", "export"],
+        ["cache", "import-ha"],
+    ],
+)
+def test_every_help_has_an_example(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.stdout
+    assert "pricepool" in result.stdout
+
+
+# -- homes -------------------------------------------------------------------------------------
+
+
+def test_homes_lists_the_account(served: Served, store: str) -> None:
+    result = run("homes", endpoint=served.endpoint, store=store)
+    assert result.exit_code == 0, result.output
+    for home in DEFAULT_HOMES:
+        assert home.id in result.stdout
+        assert home.nickname in result.stdout
+    listed = json.loads(run("homes", "-f", "json", endpoint=served.endpoint, store=store).stdout)
+    assert [(h["id"], h["time_zone"], h["currency"]) for h in listed] == [
+        (h.id, h.time_zone, h.currency) for h in DEFAULT_HOMES
+    ]
+
+
+def test_options_go_before_or_after_the_command(served: Served, store: str) -> None:
+    line = ["--endpoint", served.endpoint, "--token", TOKEN, "--store", store]
+    result = CliRunner().invoke(app, [*line, "homes", "--now", NOW.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert OSLO_HOME.id in result.stdout
+
+
+# -- prices ------------------------------------------------------------------------------------
+
+
+def test_prices_json_is_the_simulators_truth(served: Served, store: str) -> None:
+    result = run(
+        "prices", "--home", "Fjellstua", "--format", "json", endpoint=served.endpoint, store=store
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["version"] == 1
+    assert document["home"] == {
+        "id": OSLO_HOME.id,
+        "nickname": "Fjellstua",
+        "time_zone": "Europe/Oslo",
+        "currency": "NOK",
+    }
+    assert document["currency"] == "NOK"
+    assert document["source_error"] is None
+    assert datetime.fromisoformat(document["from"]) == TODAY
+    assert datetime.fromisoformat(document["to"]) == AFTER
+    expected = truth(served, OSLO_HOME.id, TODAY, AFTER)
+    got = document["intervals"]
+    assert len(got) == len(expected) == 192
+    for item, node in zip(got, expected, strict=True):
+        assert same_instant(item["start"], node["startsAt"])
+        assert item["start"].endswith("+01:00")
+        assert datetime.fromisoformat(item["end"]) - datetime.fromisoformat(
+            item["start"]
+        ) == timedelta(minutes=15)
+        assert item["total"] == pytest.approx(node["total"])
+        assert item["energy"] == pytest.approx(node["energy"])
+        assert item["tax"] == pytest.approx(node["tax"])
+        assert item["level"] == node["level"]
+
+
+def test_prices_csv_is_the_simulators_truth(served: Served, store: str) -> None:
+    result = run(
+        "prices",
+        "--home",
+        "Altbau",
+        "--from",
+        "tomorrow",
+        "--to",
+        "tomorrow",
+        "-f",
+        "csv",
+        endpoint=served.endpoint,
+        store=store,
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0] == ["start", "end", "total", "energy", "tax", "level", "currency"]
+    berlin = ZoneInfo("Europe/Berlin")
+    day = datetime(2026, 11, 27, tzinfo=berlin)
+    expected = truth(served, BERLIN_HOME.id, day, day + timedelta(days=1))
+    assert len(rows) - 1 == len(expected) == 96
+    for row, node in zip(rows[1:], expected, strict=True):
+        assert same_instant(row[0], node["startsAt"])
+        assert float(row[2]) == pytest.approx(node["total"])
+        assert row[5] == node["level"]
+        assert row[6] == "EUR"
+
+
+def test_prices_table_and_chart(served: Served, store: str) -> None:
+    result = run("prices", "--home", "Sjöboden", "--chart", endpoint=served.endpoint, store=store)
+    assert result.exit_code == 0, result.output
+    assert "Thu 2026-11-26 00:00" in result.stdout
+    assert "average" in result.stdout
+    assert "Fri 27" in result.stdout  # a tick of the chart
+    hourly = run("prices", "--home", "Sjöboden", "--hourly", endpoint=served.endpoint, store=store)
+    assert hourly.exit_code == 0, hourly.output
+    assert "23:00" in hourly.stdout
+
+
+def test_prices_back_fill_month_by_month_then_from_the_store(served: Served, store: str) -> None:
+    args = (
+        "prices",
+        "--home",
+        OSLO_HOME.id,
+        "--from",
+        "2025-09-15",
+        "--to",
+        "2025-11-14",
+        "-f",
+        "csv",
+    )
+    result = run(*args, endpoint=served.endpoint, store=store)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.stdout)))[1:]
+    start = datetime(2025, 9, 15, tzinfo=OSLO)
+    end = datetime(2025, 11, 15, tzinfo=OSLO)
+    hourly = truth(served, OSLO_HOME.id, start, datetime(2025, 10, 1, tzinfo=OSLO))
+    expected = [n for n in truth(served, OSLO_HOME.id, start, end) if n["startsAt"] >= "2025-10-01"]
+    # Hourly before 2025-10-01, quarter-hourly from it: both in one answer.
+    assert len(rows) == 16 * 24 + len(expected)
+    assert len(hourly) >= 16 * 24
+    lengths = {datetime.fromisoformat(r[1]) - datetime.fromisoformat(r[0]) for r in rows}
+    assert lengths == {timedelta(hours=1), timedelta(minutes=15)}
+    before = served.sim.requests
+    again = run(*args, endpoint=served.endpoint, store=store)
+    assert again.exit_code == 0, again.output
+    assert again.stdout == result.stdout
+    assert served.sim.requests == before  # all from the store
+
+
+def test_prices_with_one_home_needs_no_home(serve: Callable[..., Served], store: str) -> None:
+    served = serve(homes=[BERLIN_HOME])
+    result = run("prices", "-f", "json", endpoint=served.endpoint, store=store)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["home"]["id"] == BERLIN_HOME.id
+
+
+def test_prices_with_many_homes_asks_which(served: Served, store: str) -> None:
+    result = run("prices", endpoint=served.endpoint, store=store)
+    assert result.exit_code == 2
+    assert "choose one with --home" in result.stderr
+    assert "Fjellstua" in result.stderr
+
+
+def test_bad_times_are_usage_errors(served: Served, store: str) -> None:
+    result = run(
+        "prices", "--home", "Altbau", "--from", "someday", endpoint=served.endpoint, store=store
+    )
+    assert result.exit_code == 2
+    assert "--from" in result.stderr
+    result = run(
+        "prices",
+        "--home",
+        "Altbau",
+        "--from",
+        "tomorrow",
+        "--to",
+        "today",
+        endpoint=served.endpoint,
+        store=store,
+    )
+    assert result.exit_code == 2
+    assert "must be after" in result.stderr
+
+
+# -- cheapest ----------------------------------------------------------------------------------
+
+
+def test_cheapest_window_matches_brute_force(served: Served, store: str) -> None:
+    result = run(
+        "cheapest",
+        "--duration",
+        "3h",
+        "--within",
+        "tomorrow",
+        "--home",
+        "Fjellstua",
+        "-f",
+        "json",
+        endpoint=served.endpoint,
+        store=store,
+    )
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    nodes = truth(served, OSLO_HOME.id, TOMORROW, AFTER)
+    means = [sum(n["total"] for n in nodes[i : i + 12]) / 12 for i in range(len(nodes) - 11)]
+    best = min(range(len(means)), key=lambda i: (means[i], i))
+    assert found["duration_minutes"] == 180
+    assert same_instant(found["window"]["start"], nodes[best]["startsAt"])
+    assert found["window"]["average"] == pytest.approx(means[best])
+    table = run(
+        "cheapest",
+        "-d",
+        "3h",
+        "-w",
+        "tomorrow",
+        "--home",
+        "Fjellstua",
+        endpoint=served.endpoint,
+        store=store,
+    )
+    assert table.exit_code == 0, table.output
+    assert "Cheapest 3h" in table.stdout
+
+
+def test_cheapest_slots(served: Served, store: str) -> None:
+    result = run(
+        "cheapest",
+        "--slots",
+        "4",
+        "--within",
+        "today",
+        "--home",
+        "Altbau",
+        "-f",
+        "json",
+        endpoint=served.endpoint,
+        store=store,
+    )
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    berlin = ZoneInfo("Europe/Berlin")
+    day = datetime(2026, 11, 26, tzinfo=berlin)
+    nodes = sorted(
+        truth(served, BERLIN_HOME.id, day, day + timedelta(days=1)), key=lambda n: n["total"]
+    )[:4]
+    assert sorted(s["total"] for s in found["slots"]) == pytest.approx(
+        sorted(n["total"] for n in nodes)
+    )
+    assert found["average"] == pytest.approx(sum(n["total"] for n in nodes) / 4)
+
+
+def test_cheapest_rejects_a_bad_duration(served: Served, store: str) -> None:
+    result = run(
+        "cheapest", "-d", "soon", "--home", "Altbau", endpoint=served.endpoint, store=store
+    )
+    assert result.exit_code == 2
+    assert "--duration" in result.stderr
+
+
+# -- tokens and errors -------------------------------------------------------------------------
+
+
+def test_a_refused_token_says_so_without_printing_it(
+    serve: Callable[..., Served], store: str
+) -> None:
+    served = serve(token="the-right-one")
+    secret = "s3cret-but-wrong"
+    result = run("homes", endpoint=served.endpoint, store=store, token=secret)
+    assert result.exit_code == 1
+    assert "token was refused" in result.stderr
+    assert secret not in result.output
+    assert "Traceback" not in result.output
+    ok = run("homes", endpoint=served.endpoint, store=store, token="the-right-one")
+    assert ok.exit_code == 0, ok.output
+
+
+def test_missing_token_explains_the_three_ways(served: Served, store: str) -> None:
+    result = run("prices", "--home", "Altbau", endpoint=served.endpoint, store=store, token=None)
+    assert result.exit_code == 2
+    for way in ("--token", "TIBBER_TOKEN", "config.toml"):
+        assert way in result.stderr
+
+
+def test_token_from_environment_and_config_file(
+    served: Served, store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIBBER_TOKEN", TOKEN)
+    assert run("homes", endpoint=served.endpoint, store=store, token=None).exit_code == 0
+    monkeypatch.delenv("TIBBER_TOKEN")
+    folder = tmp_path / "config" / "pricepool"
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text(f'token = "{TOKEN}"\nendpoint = "{served.endpoint}"\n')
+    result = run("homes", store=store, token=None)
+    assert result.exit_code == 0, result.output
+    (folder / "config.toml").write_text("token = [")
+    broken = run("homes", store=store, token=None)
+    assert broken.exit_code == 2
+    assert "cannot read" in broken.stderr
+
+
+def test_rate_limit_says_when_to_retry(served: Served, store: str) -> None:
+    served.sim.faults.status = 429
+    served.sim.faults.retry_after = 120
+    result = run("prices", "--home", "Altbau", endpoint=served.endpoint, store=store)
+    assert result.exit_code == 1
+    assert "rate limited" in result.stderr
+    assert "retry in 120 s" in result.stderr
+
+
+def test_unreachable_api_is_one_line_and_a_traceback_only_with_verbose(
+    closed_endpoint: str, store: str
+) -> None:
+    result = run("prices", "--home", "Altbau", endpoint=closed_endpoint, store=store)
+    assert result.exit_code == 1
+    assert "cannot reach" in result.stderr
+    assert "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    verbose = run("prices", "--home", "Altbau", "-v", endpoint=closed_endpoint, store=store)
+    assert verbose.exit_code == 1
+    assert "Traceback" in verbose.stderr
+
+
+def test_unreachable_api_shows_what_the_cache_holds(
+    served: Served, closed_endpoint: str, store: str
+) -> None:
+    first = run(
+        "prices", "--home", "Fjellstua", "-f", "json", endpoint=served.endpoint, store=store
+    )
+    assert first.exit_code == 0, first.output
+    assert len(json.loads(first.stdout)["intervals"]) == 192
+    # From the first of the month: those days are not cached, and the API is gone.
+    result = run(
+        "prices",
+        "--home",
+        "Fjellstua",
+        "--from",
+        "2026-11-01",
+        "-f",
+        "json",
+        endpoint=closed_endpoint,
+        store=store,
+    )
+    assert result.exit_code == 0, result.output
+    assert "showing cached prices" in result.stderr
+    document = json.loads(result.stdout)
+    assert "cannot reach" in document["source_error"]
+    # What the first run cached: the recent days it was answered with, today and tomorrow.
+    cached = document["intervals"]
+    assert cached[-192:] == json.loads(first.stdout)["intervals"]
+    assert cached[0]["start"] == "2026-11-24T00:00:00+01:00"
+    homes = run("homes", endpoint=closed_endpoint, store=store)
+    assert homes.exit_code == 0, homes.output
+    assert OSLO_HOME.id in homes.stdout
+    assert "homes in the store" in homes.stderr
+
+
+def test_an_unknown_home_is_a_usage_error(served: Served, store: str) -> None:
+    result = run("prices", "--home", "Nowhere", endpoint=served.endpoint, store=store)
+    assert result.exit_code == 2
+    assert "no single home matches 'Nowhere'" in result.stderr
+
+
+# -- cache -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def filled(served: Served, store: str) -> str:
+    for home in ("Fjellstua", "Altbau"):
+        result = run(
+            "prices",
+            "--home",
+            home,
+            "--from",
+            "2026-11-01",
+            "-f",
+            "csv",
+            endpoint=served.endpoint,
+            store=store,
+        )
+        assert result.exit_code == 0, result.output
+    return store
+
+
+def test_cache_stats_and_coverage(filled: str) -> None:
+    stats = run("cache", "stats", store=filled, token=None)
+    assert stats.exit_code == 0, stats.output
+    assert "2 homes" in stats.stdout
+    assert OSLO_HOME.id in stats.stdout
+    coverage = run("cache", "coverage", "--home", "Altbau", store=filled, token=None)
+    assert coverage.exit_code == 0, coverage.output
+    assert "answered  2026-11-01 00:00 – 2026-11-28 00:00" in coverage.stdout
+    assert OSLO_HOME.id not in coverage.stdout
+
+
+def test_cache_export_json_and_csv(filled: str, served: Served) -> None:
+    exported = run("cache", "export", store=filled, token=None)
+    assert exported.exit_code == 0, exported.output
+    document = json.loads(exported.stdout)
+    assert document["version"] == 1
+    by_id = {h["id"]: h for h in document["homes"]}
+    oslo = by_id[OSLO_HOME.id]
+    expected = truth(served, OSLO_HOME.id, datetime(2026, 11, 1, tzinfo=OSLO), AFTER)
+    assert [i["total"] for i in oslo["intervals"]] == pytest.approx([n["total"] for n in expected])
+    assert oslo["coverage"] == [
+        {"start": "2026-11-01T00:00:00+01:00", "end": "2026-11-28T00:00:00+01:00"}
+    ]
+    rows = list(
+        csv.reader(
+            io.StringIO(run("cache", "export", "-f", "csv", store=filled, token=None).stdout)
+        )
+    )
+    assert rows[0] == ["home", "start", "end", "total", "energy", "tax", "level", "currency"]
+    assert len(rows) - 1 == sum(len(h["intervals"]) for h in document["homes"])
+
+
+def test_cache_gc_dry_run_names_what_would_go(filled: str) -> None:
+    result = run("cache", "gc", "--dry-run", "--max-intervals", "1000", store=filled, token=None)
+    assert result.exit_code == 0, result.output
+    assert "would evict" in result.stdout
+    before = run("cache", "export", store=filled, token=None).stdout
+    assert run("cache", "export", store=filled, token=None).stdout == before
+
+
+def test_cache_import_ha(served: Served, store: str, tmp_path: Path) -> None:
+    nodes = truth(served, OSLO_HOME.id, TODAY - timedelta(days=2), TODAY)
+    document = {
+        "version": 1,
+        "minor_version": 1,
+        "key": "tibber_prices.interval_pool.01JTEST",
+        "data": {
+            "version": 1,
+            "home_id": OSLO_HOME.id,
+            "fetch_groups": [{"fetched_at": "2026-11-25T13:05:00+01:00", "intervals": nodes}],
+        },
+    }
+    path = tmp_path / "tibber_prices.interval_pool.01JTEST"
+    path.write_text(json.dumps(document))
+    missing_zone = run("cache", "import-ha", str(path), store=store, token=None)
+    assert missing_zone.exit_code == 2
+    assert "--time-zone" in missing_zone.stderr
+    result = run(
+        "cache", "import-ha", str(path), "--time-zone", "Europe/Oslo", store=store, token=None
+    )
+    assert result.exit_code == 0, result.output
+    assert f"imported {len(nodes)} intervals" in result.stdout
+    again = run("cache", "import-ha", str(path), store=store, token=None)
+    assert again.exit_code == 2
+    assert "--replace" in again.stderr
+    # The imported days are answered from the store: no price request reaches the API.
+    before = [r for r in served.sim.log if "priceInfoRange" in r.fields or "priceInfo" in r.fields]
+    shown = run(
+        "prices",
+        "--home",
+        OSLO_HOME.id,
+        "--from",
+        "2026-11-24",
+        "--to",
+        "2026-11-25",
+        "-f",
+        "json",
+        endpoint=served.endpoint,
+        store=store,
+    )
+    assert shown.exit_code == 0, shown.output
+    assert len(json.loads(shown.stdout)["intervals"]) == len(nodes)
+    after = [r for r in served.sim.log if "priceInfoRange" in r.fields or "priceInfo" in r.fields]
+    assert after == before
+
+
+def test_cache_commands_need_no_token_and_report_a_bad_file(tmp_path: Path, store: str) -> None:
+    bad = tmp_path / "nope.json"
+    bad.write_text("{not json")
+    result = run(
+        "cache", "import-ha", str(bad), "--time-zone", "Europe/Oslo", store=store, token=None
+    )
+    assert result.exit_code == 1
+    assert "not JSON" in result.stderr
+    empty = run("cache", "stats", store=store, token=None)
+    assert empty.exit_code == 0
+    assert "0 homes" in empty.stdout
+
+
+# -- simulator ---------------------------------------------------------------------------------
+
+
+def test_simulator_command_serves_on_the_given_port(store: str) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-c", "from pricepool.cli import main; main()"]
+    child = subprocess.Popen(
+        [*command, "simulator", "--port", str(port), "--token", "sim-token"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        assert child.stdout is not None
+        ready, _, _ = select.select([child.stdout], [], [], 20)
+        assert ready, "the simulator did not start"
+        line = child.stdout.readline()
+        endpoint = f"http://127.0.0.1:{port}/v1-beta/gql"
+        assert endpoint in line
+        result = CliRunner().invoke(
+            app, ["homes", "--endpoint", endpoint, "--token", "sim-token", "--store", store]
+        )
+        assert result.exit_code == 0, result.output
+        assert OSLO_HOME.id in result.stdout
+    finally:
+        child.terminate()
+        child.wait(10)
