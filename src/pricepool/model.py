@@ -46,6 +46,11 @@ def _duration(seconds: int) -> timedelta:
     return found
 
 
+def _same(a: float, b: float) -> bool:
+    """Equal, with NaN (not given) equal to NaN."""
+    return a == b or (a != a and b != b)
+
+
 def _finite(name: str, value: Any, *, optional: bool = False) -> float:
     if value is None and optional:
         return math.nan
@@ -143,7 +148,13 @@ class PriceInterval:
 
     def same_price(self, other: PriceInterval) -> bool:
         """True when ``other`` has this interval's values (start and length aside)."""
-        return self._key()[2:] == other._key()[2:]
+        return (
+            self.total == other.total
+            and _same(self.energy, other.energy)
+            and _same(self.tax, other.tax)
+            and self.level is other.level
+            and self.currency == other.currency
+        )
 
     def __repr__(self) -> str:
         level = self.level.value if self.level else None
