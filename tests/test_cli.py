@@ -648,3 +648,48 @@ def test_simulator_command_serves_on_the_given_port(store: str) -> None:
     finally:
         child.terminate()
         child.wait(10)
+
+
+def test_cache_gc_evicts_or_says_what_it_lacks(served: Served, store: str) -> None:
+    from pricepool import IntervalPool
+
+    for start, end in (("2026-10-01", "2026-10-31"), ("today", "tomorrow")):
+        line = ("prices", "--home", "Altbau", "--from", start, "--to", end, "-f", "csv")
+        assert run(*line, endpoint=served.endpoint, store=store).exit_code == 0
+    dry = run("cache", "gc", "--dry-run", "--max-intervals", "1000", store=store, token=None)
+    # October: 31 days of quarter-hours and the extra hour of 2026-10-25.
+    assert "would evict 1 fetch groups, 2980 intervals" in dry.stdout
+    result = run("cache", "gc", "--max-intervals", "1000", store=store, token=None)
+    if not hasattr(IntervalPool, "gc"):
+        assert result.exit_code == 2
+        assert "--dry-run" in result.stderr
+        return
+    assert result.exit_code == 0, result.output
+    left = run("cache", "gc", "--dry-run", "--max-intervals", "1000", store=store, token=None)
+    assert "would evict 0 fetch groups" in left.stdout
+
+
+def test_quiet_keeps_warnings_but_drops_remarks(
+    served: Served, closed_endpoint: str, store: str
+) -> None:
+    assert (
+        run(
+            "prices", "--home", "Fjellstua", "-f", "csv", endpoint=served.endpoint, store=store
+        ).exit_code
+        == 0
+    )
+    result = run(
+        "prices",
+        "--home",
+        OSLO_HOME.id,
+        "--from",
+        "2026-10-01",
+        "-f",
+        "csv",
+        "-q",
+        endpoint=closed_endpoint,
+        store=store,
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("warning: cannot reach")
+    assert len(result.stdout.splitlines()) == 1 + 4 * 96

@@ -9,13 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pricepool import HomeInfo, PriceInterval
+from pricepool import HomeInfo, JsonFileStore, PriceInterval, SqliteStore
 from pricepool._cli.cheapest import average, cheapest_slots, cheapest_window, runs
 from pricepool._cli.config import ConfigError, load_config, open_store, resolve_token
 from pricepool._cli.session import UsageProblem, match_home
 from pricepool._cli.when import midnight, parse_duration, parse_when, parse_within
-from pricepool.storage.json_store import JsonFileStore
-from pricepool.storage.sqlite_store import SqliteStore
 
 OSLO = ZoneInfo("Europe/Oslo")
 T0 = datetime(2026, 11, 26, tzinfo=OSLO)

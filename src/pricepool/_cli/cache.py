@@ -21,8 +21,8 @@ from pricepool import (
     SourceUnavailableError,
     Span,
     StorageError,
+    import_ha,
 )
-from pricepool.storage.ha_import import import_ha
 
 from .output import csv_rows, home_dict, interval_dict, iso, span_text
 from .session import Session, UsageProblem, match_home

@@ -15,9 +15,7 @@ from typing import Any
 
 from platformdirs import user_config_dir, user_data_dir
 
-from pricepool import Store
-from pricepool.storage.json_store import JsonFileStore
-from pricepool.storage.sqlite_store import SqliteStore
+from pricepool import JsonFileStore, SqliteStore, Store
 
 __all__ = ["Config", "config_path", "default_store", "load_config", "open_store"]
 

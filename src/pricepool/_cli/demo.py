@@ -12,10 +12,15 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.text import Text
 
-from pricepool import IntervalPool, ManualClock, PriceInterval, system_clock
+from pricepool import (
+    IntervalPool,
+    ManualClock,
+    PriceInterval,
+    SqliteStore,
+    TibberSource,
+    system_clock,
+)
 from pricepool.simulator import DEFAULT_HOMES, Simulator
-from pricepool.sources.tibber import TibberSource
-from pricepool.storage.sqlite_store import SqliteStore
 
 from .cheapest import cheapest_window
 from .output import chart, days_table, homes_table, hours, money

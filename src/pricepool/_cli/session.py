@@ -23,10 +23,11 @@ from pricepool import (
     SourceUnavailableError,
     Span,
     Store,
+    TibberSource,
     UnknownHomeError,
     system_clock,
 )
-from pricepool.sources.tibber import ENDPOINT, TibberSource
+from pricepool.sources.tibber import ENDPOINT
 
 from .config import (
     TOKEN_ENV,
@@ -284,7 +285,7 @@ class Session:
         a refused token or an unknown home is raised instead.
         """
         before = len(self.source.errors)
-        chunks = self._chunks(pool, start, end)
+        chunks = self._chunks(pool, await self.home_of(pool), start, end)
         if len(chunks) > 1 and not self.options.quiet:
             columns = (TextColumn("fetching {task.description}"), BarColumn(), MofNCompleteColumn())
             with Progress(*columns, console=self.errors, transient=True) as bar:
@@ -304,11 +305,10 @@ class Session:
         return found, (failures[0] if failures else None)
 
     def _chunks(
-        self, pool: IntervalPool, start: datetime, end: datetime
+        self, pool: IntervalPool, home: HomeInfo, start: datetime, end: datetime
     ) -> list[tuple[datetime, datetime]]:
         """``[start, end)`` cut at home-local month starts when long and not yet known."""
-        home = pool.home
-        if home is None or end - start <= _LONG:
+        if end - start <= _LONG:
             return [(start, end)]
         top = min(end, self.now() + timedelta(days=2))
         answered, _ = pool.coverage()
