@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import json
 import logging
 import sys
 import traceback
@@ -206,6 +207,7 @@ def common(func: Callable[..., None]) -> Callable[..., None]:
         with _reported(opts):
             func(**kwargs)
 
+    # typer reads the signature: the command's own parameters, then the common ones.
     run.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
     return run
 
@@ -312,12 +314,16 @@ def root(
 # -- demo -----------------------------------------------------------------------------------
 
 
-@app.command(epilog="Example: [bold]pricepool demo[/bold]")
+@app.command(
+    help="Run everything on loopback: a simulated Tibber API, a pool with a SQLite store in a "
+    "temporary folder, today's and tomorrow's prices, the cheapest 3 hours, and what the cache "
+    "saved across a restart. Needs no token and no network.",
+    short_help="Run everything on loopback, with no token and no network.",
+    epilog="Example: [bold]pricepool demo[/bold]",
+)
 @common
 def demo(opts: Options) -> None:
-    """Run everything on loopback: a simulated Tibber API, a pool with a SQLite store in a
-    temporary folder, today's and tomorrow's prices, the cheapest 3 hours, and what the
-    cache saved across a restart. Needs no token and no network."""
+    """Run everything on loopback, with no token and no network."""
     out = _out()
     colour = out.is_terminal and out.color_system is not None
     asyncio.run(run_demo(out, now=opts.now, colour=colour))
@@ -351,32 +357,32 @@ def homes(
 
 
 def _dumps(value: object) -> str:
-    import json
-
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 # -- prices ---------------------------------------------------------------------------------
 
 
-PRICES_HELP = """The prices of a home from FROM up to TO, fetched only where the store lacks them.
-
-WHEN is today, tomorrow, yesterday, now, a date (YYYY-MM-DD, home-local midnight) or an
-ISO timestamp (2026-11-26T14:00+01:00; without an offset, the home's zone). A day given as
---to includes that day. Default: today and tomorrow.
-
---format json prints {"version": 1, "home": {id, nickname, time_zone, currency},
-"from", "to", "currency", "source_error": null or a message, "intervals": [{start, end,
-total, energy, tax, level}]}; --format csv prints the header
-start,end,total,energy,tax,level,currency. Times carry the home's UTC offset; a part the
-API did not give is null (JSON) or empty (CSV).
-
-When the API cannot be reached, the cached prices are shown with a warning.
-"""
+PRICES_HELP = "\n\n".join(
+    (
+        "The prices of a home from --from up to --to, fetched only where the store lacks them.",
+        "WHEN is today, tomorrow, yesterday, now, a date (YYYY-MM-DD, home-local midnight) or "
+        "an ISO timestamp (2026-11-26T14:00+01:00; without an offset, in the home's zone). A day "
+        "given as --to includes that day. Default: today and tomorrow.",
+        '--format json prints {"version": 1, "home": {id, nickname, time_zone, currency}, '
+        '"from", "to", "currency", "source_error": null or a message, "intervals": [{start, '
+        "end, total, energy, tax, level}]}. --format csv prints the header "
+        "start,end,total,energy,tax,level,currency. Times carry the home's UTC offset; a price "
+        "part the API did not give is null (JSON) or empty (CSV).",
+        "When the API cannot be reached, the cached prices are shown with a warning (exit 0); "
+        "with nothing cached, exit 1.",
+    )
+)
 
 
 @app.command(
     help=PRICES_HELP,
+    short_help="A home's prices as a table, chart, JSON or CSV; cached ones when offline.",
     epilog="Examples: [bold]pricepool prices --home Fjellstua --chart[/bold] · "
     "[bold]pricepool prices --from 2026-01-01 --to 2026-03-31 --format csv > q1.csv[/bold]",
 )
@@ -451,9 +457,15 @@ def prices(
 
 
 @app.command(
+    help="The cheapest contiguous window of --duration (its time-weighted average, over "
+    "intervals of any length, never across a gap), or with --slots the N cheapest separate "
+    "intervals. --format json prints {version, home, currency, from, to, duration_minutes, "
+    "window: {start, end, average}} or {..., slots: [{start, end, total, energy, tax, level}], "
+    "average}.",
+    short_help="The cheapest window of a duration, or the N cheapest intervals.",
     epilog="Examples: [bold]pricepool cheapest --duration 3h[/bold] · "
     "[bold]pricepool cheapest --duration 90m --within tomorrow[/bold] · "
-    "[bold]pricepool cheapest --slots 4 --within today..tomorrow --format json[/bold]"
+    "[bold]pricepool cheapest --slots 4 --within today..tomorrow --format json[/bold]",
 )
 @common
 def cheapest(
@@ -483,8 +495,7 @@ def cheapest(
     home: HomeOpt = None,
     fmt: Annotated[Shape, typer.Option("--format", "-f", help="table or json.")] = Shape.table,
 ) -> None:
-    """The cheapest contiguous window of a duration (time-weighted average over intervals of
-    any length), or with --slots the N cheapest separate intervals."""
+    """The cheapest contiguous window, or with --slots the N cheapest separate intervals."""
     try:
         length = parse_duration(duration)
     except ValueError as err:
@@ -593,7 +604,9 @@ def coverage(opts: Options, home: HomeOpt = None) -> None:
 
 
 @cache_app.command(
-    epilog="Example: [bold]pricepool cache gc --max-intervals 20000 --dry-run[/bold]"
+    help="Run retention: evict the oldest fetches beyond --max-intervals per home, never those "
+    "holding the days from the day before yesterday to tomorrow.",
+    epilog="Example: [bold]pricepool cache gc --max-intervals 20000 --dry-run[/bold]",
 )
 @common
 def gc(
@@ -604,12 +617,17 @@ def gc(
     ] = 35_040,
     home: HomeOpt = None,
 ) -> None:
-    """Run retention: evict the oldest fetches beyond --max-intervals per home (never the
-    days from the day before yesterday to tomorrow)."""
+    """Run retention: evict the oldest fetches beyond --max-intervals per home."""
     _run(opts, lambda s: cache_ops.gc(s, _out(), home, dry_run, max_intervals))
 
 
-@cache_app.command(epilog="Example: [bold]pricepool cache export --format csv > prices.csv[/bold]")
+@cache_app.command(
+    help='Everything the store holds. JSON: {"version": 1, "homes": [{id, nickname, time_zone, '
+    "currency, coverage, pending, intervals}]}. CSV: the header "
+    "home,start,end,total,energy,tax,level,currency.",
+    short_help="Everything the store holds, as JSON or CSV.",
+    epilog="Example: [bold]pricepool cache export --format csv > prices.csv[/bold]",
+)
 @common
 def export(
     opts: Options,
@@ -618,9 +636,7 @@ def export(
     ),
     home: HomeOpt = None,
 ) -> None:
-    """Everything the store holds. JSON: {"version": 1, "homes": [{id, nickname, time_zone,
-    currency, coverage, pending, intervals}]}; CSV: home,start,end,total,energy,tax,level,currency.
-    """
+    """Everything the store holds, as JSON or CSV."""
 
     async def work(session: Session) -> None:
         text = await cache_ops.export(session, home, fmt.value)
@@ -661,15 +677,20 @@ def import_ha(
 # -- simulator ------------------------------------------------------------------------------
 
 
-@app.command(epilog="Example: [bold]pricepool simulator --port 8080 --token secret[/bold]")
+@app.command(
+    help="Serve a Tibber-compatible GraphQL API with three synthetic homes until Ctrl-C. Point "
+    "other commands at it with --endpoint.",
+    short_help="Serve a Tibber-compatible API on loopback.",
+    epilog="Example: [bold]pricepool simulator --port 8080 --token secret[/bold] · then "
+    "[bold]pricepool homes --endpoint http://127.0.0.1:8080/v1-beta/gql --token secret[/bold]",
+)
 @common
 def simulator(
     opts: Options,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port (0: any free one).")] = 8080,
 ) -> None:
-    """Serve a Tibber-compatible GraphQL API with three synthetic homes until Ctrl-C.
-    Point other commands at it with --endpoint."""
+    """Serve a Tibber-compatible GraphQL API with three synthetic homes until Ctrl-C."""
     clock = ManualClock(opts.now) if opts.now is not None else None
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(host, port, opts.token, clock))
