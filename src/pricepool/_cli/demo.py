@@ -151,11 +151,13 @@ def _show_days(
     window = cheapest_window(items, timedelta(hours=3), lo=at)
     out.print(
         days_table(
-            [("today", hours(first, zone)), ("tomorrow", hours(second, zone))],
+            [
+                (f"today {today:%a %d}", hours(first, zone)),
+                (f"tomorrow {tomorrow:%a %d}", hours(second, zone)),
+            ],
             currency,
             window,
-            title=f"{name}: hourly averages in {currency}/kWh, {today:%a %d %b} and "
-            f"{tomorrow:%a %d %b}",
+            title=f"{name}: hourly averages, {currency}/kWh",
         )
     )
     out.print(
