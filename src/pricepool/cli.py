@@ -34,7 +34,7 @@ from pricepool import (
     SourceUnavailableError,
     __version__,
 )
-from pricepool.simulator import Simulator
+from pricepool.simulator import serve
 from pricepool.sources.tibber import ENDPOINT
 
 from ._cli import cache as cache_ops
@@ -693,23 +693,7 @@ def simulator(
     """Serve a Tibber-compatible GraphQL API with three synthetic homes until Ctrl-C."""
     clock = ManualClock(opts.now) if opts.now is not None else None
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(host, port, opts.token, clock))
-
-
-async def _serve(host: str, port: int, token: str | None, clock: ManualClock | None) -> None:
-    # Started here rather than by simulator.serve(), which binds a random port (0.1.0).
-    sim = Simulator(token=token, clock=clock)
-    await sim.start(host, port)
-    try:
-        out = _out()
-        out.print(f"pricepool simulator serving Tibber's API at [bold]{sim.endpoint}[/bold]")
-        for home in sim.homes:
-            out.print(f"  home {home.id}  {home.time_zone:<17} {home.currency}  {home.nickname}")
-        token_hint = "any token" if token is None else "only the token given with --token"
-        out.print(f"accepting {token_hint}; Ctrl-C stops it")
-        await asyncio.Event().wait()
-    finally:
-        await sim.stop()
+        asyncio.run(serve(host, port, token=opts.token, clock=clock))
 
 
 def main() -> None:

@@ -291,6 +291,14 @@ class IntervalPool:
         spare = {f.group for f in self._held if f.group is not None}
         return self._retention.victims(self._timeline, self._clock(), self._home.tz, spare)
 
+    async def gc(self) -> int:
+        """Apply retention now and save; returns how many intervals were evicted."""
+        before = self._evictions
+        self._calm_until = 0.0
+        self._enforce()
+        await self._write()
+        return self._evictions - before
+
     def snapshot(self) -> Snapshot:
         """An immutable copy of everything the pool holds. O(n) memcpy."""
         if self._home is None:

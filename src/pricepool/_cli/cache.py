@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -137,13 +136,7 @@ async def gc(session: Session, out: Console, wanted: str | None, dry_run: bool, 
                     f"  {span_text(group.span, tz)}  {len(held.members(group_id))} intervals"
                 )
             if victims and not dry_run:
-                collect: Callable[[], Awaitable[int]] | None = getattr(pool, "gc", None)
-                if collect is None:
-                    raise UsageProblem(
-                        "this pricepool cannot evict yet (IntervalPool.gc is missing); "
-                        "use --dry-run"
-                    )
-                await collect()
+                await pool.gc()
 
 
 async def export(session: Session, wanted: str | None, fmt: str) -> str:

@@ -479,8 +479,13 @@ async def serve(
         page_limit=page_limit,
         seed=seed,
     )
-    async with simulator:
+    await simulator.start(host, port)
+    try:
         print(f"pricepool simulator serving Tibber's API at {simulator.endpoint}", flush=True)
         for home in simulator.homes:
             print(f"  home {home.id}  {home.time_zone:<17} {home.currency}  {home.nickname}")
+        accepted = "any bearer token" if token is None else "only the given token"
+        print(f"accepting {accepted}; Ctrl-C stops it", flush=True)
         await asyncio.Event().wait()
+    finally:
+        await simulator.stop()
