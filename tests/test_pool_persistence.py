@@ -158,3 +158,22 @@ async def test_pending_spans_survive_a_restart(clock: ManualClock) -> None:
     async with IntervalPool(HOME, source, store=store, clock=clock) as pool:
         assert await pool.get_intervals(*day(1)) == []
     assert len(source.calls) == 1  # the re-check time was remembered
+
+
+async def test_gc_under_a_lower_limit_evicts_the_oldest_and_saves(clock: ManualClock) -> None:
+    store = MemoryStore()
+    source = FakeSource(clock)
+    async with IntervalPool(HOME, source, store=store, clock=clock) as pool:
+        for d in (30, 20, 10):
+            await pool.get_intervals(*day(-d))
+    async with IntervalPool(HOME, source, store=store, clock=clock, max_intervals=96) as pool:
+        assert len(pool.evictable()) == 2
+        assert await pool.gc() == 2 * 96
+        assert pool.evictable() == []
+        saved = store.snapshots[HOME]
+        assert [i.start for i in saved.intervals] == [
+            i.start for i in source.truth(HOME, *day(-10))
+        ]
+        calls = len(source.calls)
+        await pool.get_intervals(*day(-30))
+        assert len(source.calls) == calls + 1  # its coverage went with it
