@@ -1,0 +1,72 @@
+"""A pool restarted on either store answers what it knew without asking the source."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pricepool import IntervalPool, JsonFileStore, ManualClock, SqliteStore, Store
+from pricepool.clock import local_midnight
+from pricepool.model import zone
+
+from .fakes import FakeSource
+
+HOME = "home-1"
+TZ = zone("Europe/Berlin")
+NOW = datetime(2025, 11, 26, 14, tzinfo=UTC)  # tomorrow is published
+
+
+def make(kind: str, folder: Path) -> Store:
+    return JsonFileStore(folder) if kind == "json" else SqliteStore(folder / "pool.db")
+
+
+@pytest.mark.parametrize("kind", ["json", "sqlite"])
+async def test_a_restarted_pool_asks_the_source_nothing_it_was_told(
+    kind: str, tmp_path: Path
+) -> None:
+    # Hourly history across both DST nights, the switch to quarter-hours, today and tomorrow.
+    ranges = [
+        (date(2024, 10, 20), date(2024, 11, 3)),
+        (date(2025, 3, 25), date(2025, 4, 2)),
+        (date(2025, 9, 28), date(2025, 10, 3)),
+        (date(2025, 11, 24), date(2025, 11, 28)),
+    ]
+    clock = ManualClock(NOW)
+    first = FakeSource(clock)
+    answers = []
+    store = make(kind, tmp_path)
+    async with IntervalPool(HOME, first, store=store, clock=clock, save_delay=0) as pool:
+        for a, b in ranges:
+            answers.append(await pool.get_intervals(local_midnight(a, TZ), local_midnight(b, TZ)))
+    await store.close()
+    assert first.calls
+
+    again = FakeSource(clock)
+    store = make(kind, tmp_path)
+    async with IntervalPool(HOME, again, store=store, clock=clock) as pool:
+        for (a, b), want in zip(ranges, answers, strict=True):
+            got = await pool.get_intervals(local_midnight(a, TZ), local_midnight(b, TZ))
+            assert got == want
+            assert [i.start.utcoffset() for i in got] == [i.start.utcoffset() for i in want]
+        # A day inside a known range, and one more day: only the new one is asked for.
+        await pool.get_intervals(
+            local_midnight(date(2025, 3, 30), TZ), local_midnight(date(2025, 3, 31), TZ)
+        )
+        assert again.calls == []
+        await pool.get_intervals(
+            local_midnight(date(2025, 5, 1), TZ), local_midnight(date(2025, 5, 2), TZ)
+        )
+        assert len(again.calls) == 1
+    await store.close()
+    assert again.home_calls == 0
+    # What the second pool added was saved on close too.
+    store = make(kind, tmp_path)
+    snapshot = await store.load(HOME)
+    await store.close()
+    assert snapshot is not None
+    may = [i for i in snapshot.intervals if i.start.date() == date(2025, 5, 1)]
+    assert len(may) == 24
+    assert snapshot.intervals[-1].end == local_midnight(date(2025, 11, 28), TZ)
+    assert all(i.length in (timedelta(hours=1), timedelta(minutes=15)) for i in may)
