@@ -469,3 +469,14 @@ async def test_a_fetch_is_not_evicted_before_its_request_reads_it(
         assert got == source.truth(HOME, at(old, 23, 45), midnight(old + timedelta(1)))
         assert len(got) == 1
         assert pool.stats.intervals == 96  # evicted once the request had its answer
+
+
+async def test_published_until_moves_at_the_publication_hour(
+    source: FakeSource, clock: ManualClock
+) -> None:
+    async with pool_of(source, clock) as pool:
+        assert pool.published_until() is None  # the home is not known yet
+        await pool.get_intervals(midnight(TODAY), midnight(TODAY + timedelta(1)))
+        assert pool.published_until() == midnight(TODAY + timedelta(1))
+        clock.set(at(TODAY, 13))
+        assert pool.published_until() == midnight(TODAY + timedelta(2))

@@ -275,6 +275,17 @@ class IntervalPool:
                     self._held.discard(flight)
             self._enforce()
 
+    def published_until(self) -> datetime | None:
+        """End of the last day whose prices can be out by now (home-local), if the home is known.
+
+        Prices for day D are expected at ``publish_at`` on D-1; a range past this instant is
+        answered only up to it.
+        """
+        if self._home is None:
+            return None
+        tz = self._home.tz
+        return datetime.fromtimestamp(self._limit(self._clock(), tz), tz)
+
     def coverage(self) -> tuple[list[Span], list[Pending]]:
         """The answered spans and the pending ones, oldest first."""
         answered = [Span.from_seconds(lo, hi) for lo, hi in self._coverage]
