@@ -103,7 +103,9 @@ class JsonFileStore:
         return sorted(
             unquote(name[len(_PREFIX) : -len(_SUFFIX)])
             for name in names
-            if name.startswith(_PREFIX) and name.endswith(_SUFFIX)
+            if name.startswith(_PREFIX)
+            and name.endswith(_SUFFIX)
+            and len(name) > len(_PREFIX) + len(_SUFFIX)
         )
 
     def _read(self, home_id: str) -> Snapshot | None:
@@ -123,7 +125,13 @@ class JsonFileStore:
             snapshot = decode(data, home_id)
         except (ValueError, TypeError, KeyError, IndexError) as err:
             # json.JSONDecodeError and UnicodeDecodeError are ValueErrors too.
-            set_aside(path, f"{type(err).__name__}: {err}")
+            why = f"{type(err).__name__}: {err}"
+            try:
+                set_aside(path, why)
+            except OSError as failed:
+                raise StorageError(
+                    f"{path} is unreadable ({why}) and could not be moved aside: {cause(failed)}"
+                ) from failed
             snapshot = None
         self._known.add(home_id)
         return snapshot
