@@ -25,11 +25,12 @@ import itertools
 import json
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from ..errors import StorageError
@@ -53,6 +54,7 @@ Empty while 1.1 is the only layout; the next layout registers its step from (1, 
 _PREFIX = "pricepool."
 _SUFFIX = ".json"
 _STALE_SECONDS = 60
+_R = TypeVar("_R")
 
 
 class JsonFileStore:
@@ -67,6 +69,9 @@ class JsonFileStore:
         # Homes whose file we have read or written: it is ours to replace.
         self._known: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
+        # Also held in the worker thread: a cancelled save's thread runs on after the asyncio
+        # lock is released, and an older document must not land after a newer one.
+        self._mutex = threading.Lock()
 
     def __repr__(self) -> str:
         return f"JsonFileStore({str(self.folder)!r})"
@@ -77,18 +82,22 @@ class JsonFileStore:
 
     async def load(self, home_id: str) -> Snapshot | None:
         async with self._lock(home_id):
-            return await asyncio.to_thread(self._read, home_id)
+            return await asyncio.to_thread(self._locked, self._read, home_id)
 
     async def save(self, snapshot: Snapshot) -> None:
         document = encode(snapshot)
         async with self._lock(snapshot.home.id):
-            await asyncio.to_thread(self._write, snapshot.home.id, document)
+            await asyncio.to_thread(self._locked, self._write, snapshot.home.id, document)
 
     async def homes(self) -> list[str]:
         return await asyncio.to_thread(self._homes)
 
     async def close(self) -> None:
         """Nothing to release: files are open only while read or written."""
+
+    def _locked(self, call: Callable[..., _R], *args: Any) -> _R:
+        with self._mutex:
+            return call(*args)
 
     def _lock(self, home_id: str) -> asyncio.Lock:
         return self._locks.setdefault(home_id, asyncio.Lock())

@@ -27,11 +27,13 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import threading
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from ..errors import StorageError
 from ..model import HomeInfo, PriceInterval, Span
@@ -93,6 +95,8 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_run(_V1)]
 
 SCHEMA = len(MIGRATIONS)
 
+_R = TypeVar("_R")
+
 _BUSY_SECONDS = 10.0
 _COMPANIONS = ("-wal", "-shm", "-journal")
 
@@ -121,6 +125,9 @@ class SqliteStore:
         self.path = Path(path)
         self._db: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
+        # Also held in the worker thread: a cancelled call's thread runs on after the
+        # asyncio lock is released, and must not share the connection with the next one.
+        self._mutex = threading.Lock()
         self._written: dict[str, _Written] = {}
 
     def __repr__(self) -> str:
@@ -128,21 +135,28 @@ class SqliteStore:
 
     async def load(self, home_id: str) -> Snapshot | None:
         async with self._lock:
-            return await asyncio.to_thread(self._load, home_id)
+            return await asyncio.to_thread(self._locked, self._load, home_id)
 
     async def save(self, snapshot: Snapshot) -> None:
         async with self._lock:
-            await asyncio.to_thread(self._save, snapshot)
+            await asyncio.to_thread(self._locked, self._save, snapshot)
 
     async def homes(self) -> list[str]:
         async with self._lock:
-            return await asyncio.to_thread(self._homes)
+            return await asyncio.to_thread(self._locked, self._homes)
 
     async def close(self) -> None:
         async with self._lock:
-            if self._db is not None:
-                db, self._db = self._db, None
-                await asyncio.to_thread(db.close)
+            await asyncio.to_thread(self._locked, self._close)
+
+    def _locked(self, call: Callable[..., _R], *args: Any) -> _R:
+        with self._mutex:
+            return call(*args)
+
+    def _close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            db.close()
 
     # -- opening ---------------------------------------------------------------------------
 
