@@ -62,6 +62,20 @@ def _finite(name: str, value: Any, *, optional: bool = False) -> float:
     return number
 
 
+def node_start(node: Mapping[str, Any]) -> datetime:
+    """The aware ``startsAt`` of a Tibber price node; InvalidResponseError when it has none."""
+    raw = node.get("startsAt")
+    if not isinstance(raw, str):
+        raise InvalidResponseError(f"price node without a valid startsAt: {raw!r}")
+    try:
+        start = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise InvalidResponseError(f"price node with an invalid startsAt: {raw!r}") from err
+    if start.tzinfo is None:
+        raise InvalidResponseError(f"price node startsAt without an offset: {raw!r}")
+    return start
+
+
 class PriceInterval:
     """One immutable price: ``[start, end)`` in the home's zone, and what it costs.
 
@@ -209,15 +223,7 @@ class PriceInterval:
         Raises InvalidResponseError naming the field when the node cannot be trusted.
         """
         raw = node.get("startsAt")
-        if not isinstance(raw, str):
-            raise InvalidResponseError(f"price node without a valid startsAt: {raw!r}")
-        try:
-            start = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError as err:
-            raise InvalidResponseError(f"price node with an invalid startsAt: {raw!r}") from err
-        if start.tzinfo is None:
-            raise InvalidResponseError(f"price node startsAt without an offset: {raw!r}")
-        start = start.astimezone(tz)
+        start = node_start(node).astimezone(tz)
         level = node.get("level")
         if level is not None and level not in PriceLevel.__members__:
             raise InvalidResponseError(f"price node at {raw} with an unknown level {level!r}")

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from ...clock import local_midnight
 from ...errors import InvalidResponseError
-from ...model import PriceInterval
+from ...model import PriceInterval, node_start
 
 __all__ = [
     "Page",
@@ -121,16 +121,7 @@ def page(value: Any) -> Page | None:
 
 def start_of(node: Mapping[str, Any]) -> datetime:
     """The aware start of a price node; InvalidResponseError when it has none."""
-    raw = node.get("startsAt")
-    if not isinstance(raw, str):
-        raise InvalidResponseError(f"price node without a valid startsAt: {raw!r}")
-    try:
-        start = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as err:
-        raise InvalidResponseError(f"price node with an invalid startsAt: {raw!r}") from err
-    if start.tzinfo is None:
-        raise InvalidResponseError(f"price node startsAt without an offset: {raw!r}")
-    return start.astimezone(UTC)
+    return node_start(node).astimezone(UTC)
 
 
 def intervals(
