@@ -433,3 +433,26 @@ def test_home_info_gives_its_zone() -> None:
     home = HomeInfo("home-1", "Europe/Stockholm", "SEK")
     assert home.tz == ZoneInfo("Europe/Stockholm")
     assert home.currency == "SEK"
+
+
+def test_lasting_builds_the_same_interval_as_start_and_end() -> None:
+    tz = ZoneInfo("Europe/Berlin")
+    start = datetime(2026, 10, 25, 2, 45, tzinfo=tz)  # the first 02:45, before the clocks go back
+    made = PriceInterval.lasting(start, 900, 0.25, 0.2, 0.05, "CHEAP", "EUR")
+    assert made == PriceInterval(
+        start,
+        (start.astimezone(UTC) + timedelta(minutes=15)).astimezone(tz),
+        0.25,
+        0.2,
+        0.05,
+        "CHEAP",
+        "EUR",
+    )
+    assert made.end.astimezone(UTC) == datetime(2026, 10, 25, 1, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("seconds", [0, -900, 900.0, True])
+def test_lasting_refuses_a_length_that_is_not_positive_whole_seconds(seconds: object) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with pytest.raises(ValueError, match="length"):
+        PriceInterval.lasting(start, seconds, 0.1)  # type: ignore[arg-type]

@@ -104,14 +104,46 @@ class PriceInterval:
         level: PriceLevel | str | None = None,
         currency: str | None = None,
     ) -> None:
-        if start.tzinfo is None or start.utcoffset() is None:
-            raise ValueError(f"start must be timezone-aware, got {start!r}")
         if end.tzinfo is None or end.utcoffset() is None:
             raise ValueError(f"end must be timezone-aware, got {end!r}")
+        if start.tzinfo is None or start.utcoffset() is None:
+            raise ValueError(f"start must be timezone-aware, got {start!r}")
         # Aware datetimes in one zone subtract as wall times; timestamps are instants.
         seconds = round(end.timestamp() - start.timestamp())
         if seconds <= 0:
             raise ValueError(f"end {end.isoformat()} must be after start {start.isoformat()}")
+        self._fill(start, seconds, total, energy, tax, level, currency)
+
+    @classmethod
+    def lasting(
+        cls,
+        start: datetime,
+        seconds: int,
+        total: float,
+        energy: float | None = None,
+        tax: float | None = None,
+        level: PriceLevel | str | None = None,
+        currency: str | None = None,
+    ) -> PriceInterval:
+        """The interval of ``seconds`` from ``start``: the same checks, no ``end`` to build."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
+            raise ValueError(f"length must be a positive whole number of seconds, got {seconds!r}")
+        made = object.__new__(cls)
+        made._fill(start, seconds, total, energy, tax, level, currency)
+        return made
+
+    def _fill(
+        self,
+        start: datetime,
+        seconds: int,
+        total: float,
+        energy: float | None,
+        tax: float | None,
+        level: PriceLevel | str | None,
+        currency: str | None,
+    ) -> None:
+        if start.tzinfo is None or start.utcoffset() is None:
+            raise ValueError(f"start must be timezone-aware, got {start!r}")
         if start.microsecond or start.second:
             raise ValueError(f"start must be on a whole minute, got {start.isoformat()}")
         put = object.__setattr__

@@ -58,10 +58,9 @@ def interval(values: Sequence[Any], tz: ZoneInfo) -> PriceInterval:
         )
     if currency is not None and not isinstance(currency, str):
         raise TypeError(f"currency must be a string, got {currency!r}")
-    # ``end`` in UTC: two datetimes sharing a ZoneInfo subtract as wall clocks, wrong across DST.
-    return PriceInterval(
+    return PriceInterval.lasting(
         datetime.fromtimestamp(start, tz),
-        datetime.fromtimestamp(start + length, UTC),
+        length,
         total,
         energy,
         tax,
