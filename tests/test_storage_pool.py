@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pricepool import IntervalPool, JsonFileStore, ManualClock, SqliteStore, Store
+from pricepool import IntervalPool, JsonFileStore, ManualClock, SqliteStore
 from pricepool.clock import local_midnight
 from pricepool.model import zone
 
@@ -18,7 +18,7 @@ TZ = zone("Europe/Berlin")
 NOW = datetime(2025, 11, 26, 14, tzinfo=UTC)  # tomorrow is published
 
 
-def make(kind: str, folder: Path) -> Store:
+def make(kind: str, folder: Path) -> JsonFileStore | SqliteStore:
     return JsonFileStore(folder) if kind == "json" else SqliteStore(folder / "pool.db")
 
 
@@ -70,3 +70,25 @@ async def test_a_restarted_pool_asks_the_source_nothing_it_was_told(
     assert len(may) == 24
     assert snapshot.intervals[-1].end == local_midnight(date(2025, 11, 28), TZ)
     assert all(i.length in (timedelta(hours=1), timedelta(minutes=15)) for i in may)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "json"])
+async def test_a_store_used_as_a_context_manager_is_closed_and_reopens(
+    kind: str, tmp_path: Path
+) -> None:
+    clock = ManualClock(datetime(2026, 11, 26, 9, tzinfo=UTC))
+    source = FakeSource(clock)
+    span = (datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC))
+    async with (
+        make(kind, tmp_path) as store,
+        IntervalPool("home-1", source, store=store, clock=clock) as pool,
+    ):
+        held = await pool.get_intervals(*span)
+    if isinstance(store, SqliteStore):
+        assert store._db is None  # the connection was released
+    async with (
+        make(kind, tmp_path) as store,
+        IntervalPool("home-1", source, store=store, clock=clock) as pool,
+    ):
+        assert await pool.get_intervals(*span) == held
+    assert len(source.calls) == 1

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import quote, unquote
 
 from ..errors import StorageError
@@ -72,6 +72,12 @@ class JsonFileStore:
         # Also held in the worker thread: a cancelled save's thread runs on after the asyncio
         # lock is released, and an older document must not land after a newer one.
         self._mutex = threading.Lock()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     def __repr__(self) -> str:
         return f"JsonFileStore({str(self.folder)!r})"

@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from ..errors import StorageError
 from ..model import HomeInfo, PriceInterval, Span
@@ -129,6 +129,12 @@ class SqliteStore:
         # asyncio lock is released, and must not share the connection with the next one.
         self._mutex = threading.Lock()
         self._written: dict[str, _Written] = {}
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
