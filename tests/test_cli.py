@@ -42,8 +42,8 @@ TOKEN = "t0ken-for-tests"
 class Served:
     """A simulator serving from its own thread and event loop."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        self.sim = Simulator(clock=ManualClock(NOW), **kwargs)
+    def __init__(self, now: datetime = NOW, **kwargs: Any) -> None:
+        self.sim = Simulator(clock=ManualClock(now), **kwargs)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -101,9 +101,13 @@ def closed_endpoint() -> str:
 
 
 def run(
-    *args: str, endpoint: str | None = None, store: str | None = None, token: str | None = TOKEN
+    *args: str,
+    endpoint: str | None = None,
+    store: str | None = None,
+    token: str | None = TOKEN,
+    now: datetime = NOW,
 ) -> Result:
-    line = [*args, "--now", NOW.isoformat(), "--retry-budget", "0"]
+    line = [*args, "--now", now.isoformat(), "--retry-budget", "0"]
     if endpoint is not None:
         line += ["--endpoint", endpoint]
     if store is not None:
@@ -198,6 +202,7 @@ def test_prices_json_is_the_simulators_truth(served: Served, store: str) -> None
     }
     assert document["currency"] == "NOK"
     assert document["source_error"] is None
+    assert document["unpublished"] is None
     assert datetime.fromisoformat(document["from"]) == TODAY
     assert datetime.fromisoformat(document["to"]) == AFTER
     expected = truth(served, OSLO_HOME.id, TODAY, AFTER)
@@ -498,6 +503,124 @@ def test_an_unknown_home_is_a_usage_error(served: Served, store: str) -> None:
     assert "no single home matches 'Nowhere'" in result.stderr
 
 
+# -- prices not published yet ------------------------------------------------------------------
+
+EARLY = datetime(2026, 11, 26, 10, 0, tzinfo=OSLO)
+NOT_YET = "tomorrow's prices are not published yet (expected after 13:00 Europe/Oslo)"
+
+
+@pytest.fixture
+def early(serve: Callable[..., Served]) -> Served:
+    """A simulator at 10:00, before tomorrow's prices are out."""
+    return serve(now=EARLY)
+
+
+def test_prices_of_tomorrow_before_13_say_when_they_come(early: Served, store: str) -> None:
+    for fmt in ("table", "csv"):
+        line = ("prices", "--home", "Fjellstua", "--from", "tomorrow", "--to", "tomorrow")
+        result = run(*line, "-f", fmt, endpoint=early.endpoint, store=store, now=EARLY)
+        assert result.exit_code == 0, result.output
+        assert result.stderr == NOT_YET + "\n"
+        if fmt == "csv":
+            assert result.stdout == "start,end,total,energy,tax,level,currency\n"
+        else:
+            assert "no prices known" in result.stdout
+    quiet = run(
+        "prices", "--home", "Fjellstua", "--from", "tomorrow", "--to", "tomorrow", "-f", "csv",
+        "-q", endpoint=early.endpoint, store=store, now=EARLY,
+    )  # fmt: skip
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr == ""
+
+
+def test_prices_json_carries_the_unpublished_part(early: Served, store: str) -> None:
+    result = run(
+        "prices",
+        "--home",
+        "Fjellstua",
+        "-f",
+        "json",
+        endpoint=early.endpoint,
+        store=store,
+        now=EARLY,
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr == NOT_YET + "; showing up to Fri 00:00\n"
+    document = json.loads(result.stdout)
+    assert document["version"] == 1
+    assert len(document["intervals"]) == 96
+    assert datetime.fromisoformat(document["to"]) == AFTER
+    later = document["unpublished"]
+    assert datetime.fromisoformat(later["from"]) == TOMORROW
+    assert datetime.fromisoformat(later["to"]) == AFTER
+    assert datetime.fromisoformat(later["expected_at"]) == TODAY.replace(hour=13)
+    assert later["retry_at"] is None
+    assert later["message"] == NOT_YET
+
+
+def test_prices_name_the_first_unpublished_day_of_a_longer_range(early: Served, store: str) -> None:
+    line = ("prices", "--home", "Fjellstua", "-f", "csv")
+    days = run(*line, "--to", "2026-11-29", endpoint=early.endpoint, store=store, now=EARLY)
+    assert days.exit_code == 0, days.output
+    assert days.stderr == (
+        "prices from tomorrow on are not published yet (tomorrow's expected after 13:00 "
+        "Europe/Oslo); showing up to Fri 00:00\n"
+    )
+    sat = run(
+        *line, "--from", "2026-11-28", "--to", "2026-11-28", endpoint=early.endpoint, store=store,
+        now=EARLY,
+    )  # fmt: skip
+    assert sat.stderr == (
+        "Saturday's prices are not published yet (expected after tomorrow 13:00 Europe/Oslo)\n"
+    )
+
+
+def test_cheapest_tomorrow_before_13_says_when_prices_come(early: Served, store: str) -> None:
+    line = ("cheapest", "--home", "Fjellstua", "-d", "3h", "-w", "tomorrow")
+    result = run(*line, endpoint=early.endpoint, store=store, now=EARLY)
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    assert result.stderr == f"error: no 3h window yet: {NOT_YET}\n"
+    slots = run(
+        "cheapest", "--home", "Fjellstua", "-n", "4", "-w", "tomorrow", endpoint=early.endpoint,
+        store=store, now=EARLY,
+    )  # fmt: skip
+    assert slots.exit_code == 1, slots.output
+    assert slots.stderr == f"error: no intervals to choose from yet: {NOT_YET}\n"
+    longer = run(
+        "cheapest", "--home", "Fjellstua", "-d", "20h", endpoint=early.endpoint, store=store,
+        now=EARLY,
+    )  # fmt: skip
+    assert longer.exit_code == 1, longer.output
+    assert longer.stderr == f"error: no 20h window yet: {NOT_YET}; prices known up to Fri 00:00\n"
+
+
+def test_cheapest_upcoming_before_13_searches_what_is_out(early: Served, store: str) -> None:
+    line = ("cheapest", "--home", "Fjellstua", "-d", "2h", "-f", "json")
+    result = run(*line, endpoint=early.endpoint, store=store, now=EARLY)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == NOT_YET + "; searched up to Fri 00:00\n"
+    document = json.loads(result.stdout)
+    assert document["unpublished"]["message"] == NOT_YET
+    window = document["window"]
+    assert datetime.fromisoformat(window["start"]) >= EARLY
+    assert datetime.fromisoformat(window["end"]) <= TOMORROW
+
+
+def test_late_prices_say_when_the_pool_asks_again(serve: Callable[..., Served], store: str) -> None:
+    late = serve(publish_delay=timedelta(hours=3))
+    result = run("prices", "--home", "Fjellstua", "-f", "json", endpoint=late.endpoint, store=store)
+    assert result.exit_code == 0, result.output
+    message = (
+        "tomorrow's prices are late (expected at 13:00 Europe/Oslo); pricepool asks again "
+        "after 14:15"
+    )
+    assert result.stderr == message + "; showing up to Fri 00:00\n"
+    later = json.loads(result.stdout)["unpublished"]
+    assert later["message"] == message
+    assert later["retry_at"] == "2026-11-26T14:15:00+01:00"
+
+
 # -- cache -------------------------------------------------------------------------------------
 
 
@@ -528,6 +651,43 @@ def test_cache_stats_and_coverage(filled: str) -> None:
     assert coverage.exit_code == 0, coverage.output
     assert "answered  2026-11-01 00:00 – 2026-11-28 00:00" in coverage.stdout
     assert OSLO_HOME.id not in coverage.stdout
+
+
+def test_cache_stats_json_has_full_ids(filled: str) -> None:
+    result = run("cache", "stats", "-f", "json", store=filled, token=None)
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["version"] == 1
+    assert document["bytes"] > 0
+    by_id = {h["id"]: h for h in document["homes"]}
+    oslo = by_id[OSLO_HOME.id]
+    assert oslo["nickname"] == "Fjellstua"
+    assert oslo["interval_minutes"] == [15]
+    assert oslo["intervals"] == 27 * 96  # 1 to 27 November
+    assert oslo["pending_spans"] == 0
+
+
+def test_tables_read_at_80_columns(
+    filled: str, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    commands = [
+        ("cache", "stats"),
+        ("cache", "coverage"),
+        ("cache", "gc", "--dry-run", "--max-intervals", "1000"),
+        ("homes",),
+        ("prices", "--home", "Fjellstua"),
+        ("prices", "--home", "Fjellstua", "--hourly", "--from", "yesterday"),
+        ("prices", "--home", "Fjellstua", "--hourly", "--from", "2026-11-20"),
+        ("cheapest", "--home", "Fjellstua", "-n", "3"),
+    ]
+    for line in commands:
+        result = run(*line, endpoint=served.endpoint, store=filled)
+        assert result.exit_code == 0, (line, result.output)
+        assert "…" not in result.stdout, (line, result.stdout)
+        rows = result.stdout.splitlines()
+        long = [row for row in rows if len(row.rstrip()) > 80 and filled not in row]
+        assert not long, (line, long)
 
 
 def test_cache_export_json_and_csv(filled: str, served: Served) -> None:
@@ -658,7 +818,7 @@ def test_cache_gc_evicts_or_says_what_it_lacks(served: Served, store: str) -> No
         assert run(*line, endpoint=served.endpoint, store=store).exit_code == 0
     dry = run("cache", "gc", "--dry-run", "--max-intervals", "1000", store=store, token=None)
     # October: 31 days of quarter-hours and the extra hour of 2026-10-25.
-    assert "would evict 1 fetch groups, 2980 intervals" in dry.stdout
+    assert "would evict 1 fetch group, 2980 intervals" in dry.stdout
     result = run("cache", "gc", "--max-intervals", "1000", store=store, token=None)
     if not hasattr(IntervalPool, "gc"):
         assert result.exit_code == 2

@@ -54,11 +54,20 @@ from ._cli.output import (
     iso,
     level_text,
     money,
+    natural_width,
     prices_csv,
     prices_json,
     prices_table,
 )
-from ._cli.session import MissingTokenError, Options, Session, UsageProblem, describe
+from ._cli.publication import unpublished
+from ._cli.session import (
+    MissingTokenError,
+    NotKnown,
+    Options,
+    Session,
+    UsageProblem,
+    describe,
+)
 from ._cli.when import midnight, parse_duration, parse_when, parse_within
 
 __all__ = ["app", "main"]
@@ -236,7 +245,7 @@ def _reported(opts: Options) -> Any:
         yield
     except (UsageProblem, ConfigError, MissingTokenError, InvalidRangeError) as err:
         _fail(opts, err, 2)
-    except PricePoolError as err:
+    except (PricePoolError, NotKnown) as err:
         _fail(opts, err, 1)
     except OSError as err:
         _fail(opts, err, 1)
@@ -370,12 +379,15 @@ PRICES_HELP = "\n\n".join(
         "an ISO timestamp (2026-11-26T14:00+01:00; without an offset, in the home's zone). A day "
         "given as --to includes that day. Default: today and tomorrow.",
         '--format json prints {"version": 1, "home": {id, nickname, time_zone, currency}, '
-        '"from", "to", "currency", "source_error": null or a message, "intervals": [{start, '
+        '"from", "to", "currency", "source_error": null or a message, "unpublished": null or '
+        '{from, to, expected_at, retry_at, message}, "intervals": [{start, '
         "end, total, energy, tax, level}]}. --format csv prints the header "
         "start,end,total,energy,tax,level,currency. Times carry the home's UTC offset; a price "
         "part the API did not give is null (JSON) or empty (CSV).",
-        "When the API cannot be reached, the cached prices are shown with a warning (exit 0); "
-        "with nothing cached, exit 1.",
+        "Prices for a day come out at 13:00 home time the day before: the part of the range "
+        "not published yet is left out and named in one line on stderr (exit 0). When the API "
+        "cannot be reached, the cached prices are shown with a warning (exit 0); with nothing "
+        "cached, exit 1.",
     )
 )
 
@@ -420,9 +432,13 @@ def prices(
             if not items:
                 raise problem
             session.degraded(problem, "cached prices")
+        later = unpublished(pool, lo, hi, now)
+        if later is not None:
+            shown = f"; showing up to {later.label(now)}" if items else ""
+            session.note(later.message + shown)
         currency = currency_of(info, items)
         if fmt is Format.json:
-            typer.echo(prices_json(info, lo, hi, items, note))
+            typer.echo(prices_json(info, lo, hi, items, note, later.as_dict() if later else None))
             return
         if fmt is Format.csv:
             typer.echo(prices_csv(items, tz, currency), nl=False)
@@ -430,14 +446,16 @@ def prices(
         out = _out()
         title = f"{info.nickname or info.id}: {lo:%a %Y-%m-%d %H:%M} – {hi:%a %Y-%m-%d %H:%M}"
         if not items:
-            out.print(f"{title}: no prices known (tomorrow's come at 13:00 home time)")
+            out.print(f"{title}: no prices known")
             return
         if hourly:
             by_day: dict[str, list[Hour]] = {}
             for hour in hours(items, tz):
                 by_day.setdefault(f"{hour.start:%a %d %b}", []).append(hour)
-            if len(by_day) <= 3:
-                out.print(days_table(list(by_day.items()), currency, title=title))
+            side_by_side = days_table(list(by_day.items()), currency, title=title)
+            # Days side by side while they fit; else one row per hour.
+            if len(by_day) <= 3 and natural_width(side_by_side, out) <= out.width:
+                out.print(side_by_side)
             else:
                 out.print(hours_table(hours(items, tz), currency, title))
         else:
@@ -459,9 +477,11 @@ def prices(
 @app.command(
     help="The cheapest contiguous window of --duration (its time-weighted average, over "
     "intervals of any length, never across a gap), or with --slots the N cheapest separate "
-    "intervals. --format json prints {version, home, currency, from, to, duration_minutes, "
-    "window: {start, end, average}} or {..., slots: [{start, end, total, energy, tax, level}], "
-    "average}.",
+    "intervals. Prices not published yet (a day's come at 13:00 home time the day before) are "
+    "named on stderr; when nothing fits because of them, exit 1. --format json prints {version, "
+    "home, currency, from, to, unpublished, duration_minutes, window: {start, end, average}} or "
+    "{..., slots: [{start, end, total, energy, tax, level}], average}; unpublished is null or "
+    "as in prices.",
     short_help="The cheapest window of a duration, or the N cheapest intervals.",
     epilog="Examples: [bold]pricepool cheapest --duration 3h[/bold] · "
     "[bold]pricepool cheapest --duration 90m --within tomorrow[/bold] · "
@@ -516,6 +536,8 @@ def cheapest(
             if not items:
                 raise problem
             session.degraded(problem, "cached prices")
+        later = unpublished(pool, lo, hi, now)
+        known = sum(1 for i in items if i.end > lo and i.start < hi)
         currency = currency_of(info, items)
         base = {
             "version": 1,
@@ -523,14 +545,26 @@ def cheapest(
             "currency": currency,
             "from": iso(lo),
             "to": iso(hi),
+            "unpublished": later.as_dict() if later else None,
         }
         out = _out()
+
+        def missing(what: str) -> NotKnown:
+            """``what`` cannot be chosen because prices are not out yet."""
+            assert later is not None
+            shown = f"; prices known up to {later.label(now)}" if known else ""
+            return NotKnown(f"no {what} yet: {later.message}{shown}")
+
         if slots is not None:
             picked = cheapest_slots(items, slots, lo=lo, hi=hi)
             if not picked:
+                if later is not None:
+                    raise missing("intervals to choose from")
                 raise UsageProblem(
                     f"no prices known from {lo:%Y-%m-%d %H:%M} to {hi:%Y-%m-%d %H:%M}"
                 )
+            if later is not None:
+                session.note(f"{later.message}; chose from prices up to {later.label(now)}")
             mean = average(picked)
             if fmt is Shape.json:
                 rows = [interval_dict(i, tz) for i in picked]
@@ -552,10 +586,14 @@ def cheapest(
             return
         window = cheapest_window(items, length, lo=lo, hi=hi)
         if window is None:
+            if later is not None:
+                raise missing(f"{duration} window")
             raise UsageProblem(
                 f"no gap-free {duration} of known prices from {lo:%a %Y-%m-%d %H:%M} to "
-                f"{hi:%a %Y-%m-%d %H:%M} ({len(items)} intervals known)"
+                f"{hi:%a %Y-%m-%d %H:%M} ({known} intervals known)"
             )
+        if later is not None:
+            session.note(f"{later.message}; searched up to {later.label(now)}")
         if fmt is Shape.json:
             found = {
                 "start": iso(window.start.astimezone(tz)),
@@ -591,9 +629,13 @@ def cache() -> None:
 
 @cache_app.command(epilog="Example: [bold]pricepool cache stats[/bold]")
 @common
-def stats(opts: Options, home: HomeOpt = None) -> None:
+def stats(
+    opts: Options,
+    home: HomeOpt = None,
+    fmt: Annotated[Shape, typer.Option("--format", "-f", help="table or json.")] = Shape.table,
+) -> None:
     """Per home: intervals, fetch groups, first and last price, days covered, pending spans."""
-    _run(opts, lambda s: cache_ops.stats(s, _out(), home))
+    _run(opts, lambda s: cache_ops.stats(s, _out(), home, fmt.value))
 
 
 @cache_app.command(epilog="Example: [bold]pricepool cache coverage --home Fjellstua[/bold]")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from pricepool import (
@@ -51,43 +54,95 @@ async def _snapshots(session: Session, wanted: str | None) -> list[Snapshot]:
     return found
 
 
-def _lengths(snapshot: Snapshot) -> str:
-    seen = sorted({int(i.length.total_seconds()) // 60 for i in snapshot.intervals})
-    return ", ".join(f"{m} min" for m in seen)
+def _minutes(snapshot: Snapshot) -> list[int]:
+    """The interval lengths the home holds, in minutes (60 for old history, 15 after)."""
+    return sorted({int(i.length.total_seconds()) // 60 for i in snapshot.intervals})
 
 
-async def stats(session: Session, out: Console, wanted: str | None) -> None:
-    """Per home: intervals, fetch groups, first and last price, coverage, pending."""
+def _stats_dict(snap: Snapshot) -> dict[str, Any]:
+    tz = snap.home.tz
+    items = snap.intervals
+    covered = sum((s.end - s.start for s in snap.coverage), timedelta(0))
+    return {
+        **home_dict(snap.home),
+        "intervals": len(items),
+        "fetch_groups": len(snap.groups),
+        "first": iso(items[0].start.astimezone(tz)) if items else None,
+        "last": iso(items[-1].end.astimezone(tz)) if items else None,
+        "interval_minutes": _minutes(snap),
+        "covered_days": round(covered.total_seconds() / 86400, 3),
+        "covered_spans": len(snap.coverage),
+        "pending_spans": len(snap.pending),
+    }
+
+
+async def stats(session: Session, out: Console, wanted: str | None, fmt: str) -> None:
+    """Per home: intervals, fetch groups, first and last price, coverage, pending.
+
+    The table shape is one block per home, so that it reads at 80 columns; ``json`` prints
+    ``{"version": 1, "store", "bytes", "homes": [{id, nickname, time_zone, currency,
+    intervals, fetch_groups, first, last, interval_minutes, covered_days, covered_spans,
+    pending_spans}]}``.
+    """
     snapshots = await _snapshots(session, wanted)
     path = session.store_path
     size = sum(p.stat().st_size for p in _files(path))
-    homes = "1 home" if len(snapshots) == 1 else f"{len(snapshots)} homes"
-    out.print(f"store {path} · {homes} · {size / 1024:.0f} KiB")
-    if not snapshots:
+    if fmt == "json":
+        document = {
+            "version": 1,
+            "store": str(path),
+            "bytes": size,
+            "homes": [_stats_dict(s) for s in snapshots],
+        }
+        out.out(json.dumps(document, indent=2, ensure_ascii=False), highlight=False)
         return
-    table = Table(title_justify="left")
-    for name in ("home", "nickname", "intervals", "groups", "first", "last", "lengths"):
-        table.add_column(
-            name, justify="right" if name in ("intervals", "groups") else "left", no_wrap=True
-        )
-    table.add_column("covered", justify="right")
-    table.add_column("pending", justify="right")
+    homes = "1 home" if len(snapshots) == 1 else f"{len(snapshots)} homes"
+    out.print(f"store {path} · {homes} · {_size(size)}", soft_wrap=True)
     for snap in snapshots:
+        row = _stats_dict(snap)
         tz = snap.home.tz
-        items = snap.intervals
-        covered = sum((s.end - s.start for s in snap.coverage), timedelta(0))
-        table.add_row(
-            snap.home.id,
-            snap.home.nickname or "",
-            str(len(items)),
-            str(len(snap.groups)),
-            f"{items[0].start.astimezone(tz):%Y-%m-%d %H:%M}" if items else "",
-            f"{items[-1].end.astimezone(tz):%Y-%m-%d %H:%M}" if items else "",
-            _lengths(snap),
-            f"{covered.total_seconds() / 86400:.1f} days",
-            str(len(snap.pending)),
+        out.print()
+        home = snap.home
+        out.print(f"{_name(home)}{home.id} · {home.time_zone} · {home.currency or '–'}")
+        lengths = " and ".join(f"{m} min" for m in row["interval_minutes"])
+        groups = row["fetch_groups"]
+        out.print(
+            f"  intervals  {row['intervals']}"
+            + (f" of {lengths}" if lengths else "")
+            + f", in {groups} fetch group{'' if groups == 1 else 's'}"
         )
-    out.print(table)
+        if snap.intervals:
+            first = snap.intervals[0].start.astimezone(tz)
+            last = snap.intervals[-1].end.astimezone(tz)
+            out.print(f"  prices     {first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M}")
+        days, spans = row["covered_days"], _count(row["covered_spans"], "span")
+        out.print(f"  answered   {days:.1f} days in {spans}")
+        if snap.pending:
+            when = _moment(min(p.retry_at for p in snap.pending).astimezone(tz), session)
+            pending = _count(len(snap.pending), "span")
+            out.print(f"  pending    {pending} not published yet; ask again after {when}")
+
+
+def _name(home: HomeInfo) -> str:
+    """The nickname in bold and a space, or nothing."""
+    return f"[bold]{escape(home.nickname)}[/bold] " if home.nickname else ""
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _moment(instant: datetime, session: Session) -> str:
+    """``HH:MM`` when ``instant`` is today (home-local), else the date too."""
+    local = instant.astimezone(instant.tzinfo)
+    today = session.now().astimezone(local.tzinfo).date()
+    return f"{local:%H:%M}" if local.date() == today else f"{local:%Y-%m-%d %H:%M}"
+
+
+def _size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / 1024 / 1024:.1f} MiB"
+    return f"{size / 1024:.0f} KiB"
 
 
 def _files(path: Path) -> list[Path]:
@@ -100,17 +155,15 @@ async def coverage(session: Session, out: Console, wanted: str | None) -> None:
     """Per home: the spans the API has answered, and those it said are not published yet."""
     for snap in await _snapshots(session, wanted):
         tz = snap.home.tz
-        out.print(f"[bold]{snap.home.id}[/bold] {snap.home.nickname or ''} ({snap.home.time_zone})")
+        out.print(f"{_name(snap.home)}{snap.home.id} · {snap.home.time_zone}")
         if not snap.coverage:
             out.print("  nothing answered yet")
         for span in snap.coverage:
             days = (span.end - span.start).total_seconds() / 86400
             out.print(f"  answered  {span_text(span, tz)}  ({days:.2f} days)")
         for item in snap.pending:
-            out.print(
-                f"  pending   {span_text(item.span, tz)}  ask again after "
-                f"{item.retry_at.astimezone(tz):%Y-%m-%d %H:%M}"
-            )
+            when = _moment(item.retry_at.astimezone(tz), session)
+            out.print(f"  pending   {span_text(item.span, tz)}  ask again after {when}")
 
 
 async def gc(session: Session, out: Console, wanted: str | None, dry_run: bool, limit: int) -> None:
@@ -126,15 +179,28 @@ async def gc(session: Session, out: Console, wanted: str | None, dry_run: bool, 
             count = sum(len(held.members(g)) for g in victims)
             verb = "would evict" if dry_run else "evicts"
             out.print(
-                f"{snap.home.id}: {len(held.intervals)} intervals, limit {limit}; "
-                f"{verb} {len(victims)} fetch groups, {count} intervals"
+                f"{_name(snap.home)}{snap.home.id}: {len(held.intervals)} intervals, limit {limit}"
             )
-            for group_id in victims:
-                group = held.group(group_id)
-                out.print(
-                    f"  group {group_id} fetched {group.fetched_at.astimezone(tz):%Y-%m-%d %H:%M}"
-                    f"  {span_text(group.span, tz)}  {len(held.members(group_id))} intervals"
-                )
+            groups = "fetch group" if len(victims) == 1 else "fetch groups"
+            out.print(
+                f"  {verb} {len(victims)} {groups}, {count} intervals"
+                + (" (oldest fetched first):" if victims else "")
+            )
+            if victims:
+                table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+                table.add_column("group", justify="right")
+                table.add_column("prices")
+                table.add_column("intervals", justify="right")
+                table.add_column("fetched")
+                for group_id in victims:
+                    group = held.group(group_id)
+                    table.add_row(
+                        str(group_id),
+                        span_text(group.span, tz),
+                        str(len(held.members(group_id))),
+                        f"{group.fetched_at.astimezone(tz):%Y-%m-%d %H:%M}",
+                    )
+                out.print(Padding(table, (0, 0, 0, 4)))
             if victims and not dry_run:
                 await pool.gc()
 

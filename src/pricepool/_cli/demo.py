@@ -24,11 +24,11 @@ from pricepool.simulator import DEFAULT_HOMES, Simulator
 
 from .cheapest import cheapest_window
 from .output import chart, days_table, homes_table, hours, money
+from .publication import PUBLISH_AT
 from .when import midnight
 
 __all__ = ["run_demo"]
 
-PUBLISH_HOUR = 13
 REQUESTS = 100
 
 
@@ -57,7 +57,7 @@ async def run_demo(out: Console, *, now: datetime | None = None, colour: bool) -
     real = now or system_clock()
     tz = ZoneInfo(DEFAULT_HOMES[0].time_zone)
     local = real.astimezone(tz)
-    moved = local.hour < PUBLISH_HOUR
+    moved = local.time() < PUBLISH_AT
     # Before 13:00 tomorrow's prices are not out; the demo's clock stands at 14:00 instead.
     at = local.replace(hour=14, minute=0, second=0, microsecond=0) if moved else local
     clock = ManualClock(at)
@@ -70,22 +70,24 @@ async def run_demo(out: Console, *, now: datetime | None = None, colour: bool) -
         async with Simulator(clock=clock) as sim:
             out.print(
                 Text.assemble(
-                    ("pricepool demo", "bold"),
-                    f" · Tibber simulator at {sim.endpoint} · store {path.name} in a temporary "
-                    "folder",
+                    ("pricepool demo", "bold"), f" · simulated Tibber API at {sim.endpoint}"
                 )
             )
+            out.print(f"[dim]A SQLite store in a temporary folder: {path.name}[/dim]")
             if moved:
                 out.print(
-                    f"[dim]The clock is set to {at:%H:%M} today ({at:%Z}) so that tomorrow's "
-                    f"prices, published at {PUBLISH_HOUR}:00, can be shown.[/dim]"
+                    f"[dim]Tomorrow's prices come at {PUBLISH_AT:%H:%M} {tz.key}; the demo's "
+                    f"clock is set to {at:%H:%M}.[/dim]",
+                    soft_wrap=True,
                 )
             store = SqliteStore(path)
             async with TibberSource("demo-token", endpoint=sim.endpoint, clock=clock) as source:
                 homes = await source.homes()
                 out.print(homes_table(homes, "The account's homes"))
                 main = homes[0]
-                pool = IntervalPool(main.id, source, store=store, clock=clock)
+                pool = IntervalPool(
+                    main.id, source, store=store, clock=clock, publish_at=PUBLISH_AT
+                )
                 async with pool:
                     items = await pool.get_intervals(today, after)
                     calls = sim.requests
@@ -107,7 +109,7 @@ async def run_demo(out: Console, *, now: datetime | None = None, colour: bool) -
             )
             out.print(
                 f"  {REQUESTS} requests within the last week: {served} intervals for "
-                f"{first_run} API requests (each missing day once)"
+                f"{first_run} API requests"
             )
             out.print(
                 f"  the pool: {stats.requests} requests, {stats.hits} answered from memory, "
@@ -118,17 +120,19 @@ async def run_demo(out: Console, *, now: datetime | None = None, colour: bool) -
             store = SqliteStore(path)
             async with TibberSource("demo-token", endpoint=sim.endpoint, clock=clock) as source:
                 before = sim.requests
-                async with IntervalPool(main.id, source, store=store, clock=clock) as again:
+                async with IntervalPool(
+                    main.id, source, store=store, clock=clock, publish_at=PUBLISH_AT
+                ) as again:
                     served = await _ask(again, [(today, after), *ranges])
                     held = again.stats.intervals
                 restart = sim.requests - before
                 await store.close()
             size = path.stat().st_size
             out.print(
-                f"  after a restart, the same {REQUESTS + 1} requests: {served} intervals from "
-                f"SQLite ({held} held, {size / 1024:.0f} KiB) for [bold]{restart} API "
-                "requests[/bold]"
+                f"  after a restart, the same {REQUESTS + 1} requests: {served} intervals "
+                f"for [bold]{restart} API requests[/bold]"
             )
+            out.print(f"    (from SQLite: {held} intervals held, {size / 1024:.0f} KiB)")
             out.print(
                 f"  in all: {sim.requests} API requests for {2 * REQUESTS + 2} price requests, "
                 f"{time.perf_counter() - began:.1f} s"

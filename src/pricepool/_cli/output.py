@@ -7,8 +7,15 @@ JSON (``prices --format json``), version 1::
      "from": "2026-11-26T00:00:00+01:00", "to": "2026-11-28T00:00:00+01:00",
      "currency": "NOK",
      "source_error": null,
+     "unpublished": null,
      "intervals": [{"start": "2026-11-26T00:00:00+01:00", "end": "2026-11-26T00:15:00+01:00",
                     "total": 0.9123, "energy": 0.7298, "tax": 0.1825, "level": "NORMAL"}]}
+
+``unpublished`` (added without a version change; readers ignore keys they do not know) is
+null, or when part of the range has no published prices yet ``{"from", "to",
+"expected_at", "retry_at", "message"}``: that part, when its first day's prices are due
+(13:00 home-local the day before), when the pool asks again if they are late (else null),
+and the line the command printed on stderr.
 
 CSV: ``start,end,total,energy,tax,level,currency``. Times are ISO 8601 with the home's
 offset; a price part the source did not give is ``null`` (JSON) or empty (CSV).
@@ -28,6 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import plotext
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -45,6 +53,7 @@ __all__ = [
     "hours_table",
     "interval_dict",
     "money",
+    "natural_width",
     "prices_csv",
     "prices_json",
     "prices_table",
@@ -79,6 +88,11 @@ def iso(instant: datetime) -> str:
     return instant.isoformat(timespec="seconds")
 
 
+def natural_width(table: Table, console: Console) -> int:
+    """The width ``table`` takes when nothing is squeezed."""
+    return console.measure(table, options=console.options.update(max_width=10_000)).maximum
+
+
 def span_text(span: Span, tz: ZoneInfo) -> str:
     return f"{span.start.astimezone(tz):%Y-%m-%d %H:%M} – {span.end.astimezone(tz):%Y-%m-%d %H:%M}"
 
@@ -87,10 +101,11 @@ def span_text(span: Span, tz: ZoneInfo) -> str:
 
 
 def homes_table(homes: Sequence[HomeInfo], title: str = "Homes") -> Table:
-    table = Table(title=title, title_justify="left")
+    # Without its outer edge the table fits 80 columns with full ids and zone names.
+    table = Table(title=title, title_justify="left", show_edge=False)
     table.add_column("id", no_wrap=True)
     table.add_column("nickname")
-    table.add_column("time zone")
+    table.add_column("time zone", no_wrap=True)
     table.add_column("currency")
     for home in homes:
         table.add_row(home.id, home.nickname or "", home.time_zone, home.currency or "")
@@ -110,11 +125,11 @@ def home_dict(home: HomeInfo) -> dict[str, Any]:
 
 
 def prices_table(items: Sequence[PriceInterval], tz: ZoneInfo, currency: str, title: str) -> Table:
-    """One row per interval, a section per local day."""
-    table = Table(title=title, title_justify="left")
+    """One row per interval, a section per local day; the currency in the title."""
+    table = Table(title=f"{title} · {currency}/kWh", title_justify="left")
     table.add_column("start", no_wrap=True)
     table.add_column("end", no_wrap=True)
-    table.add_column(f"total {currency}/kWh", justify="right")
+    table.add_column("total", justify="right")
     table.add_column("energy", justify="right")
     table.add_column("tax", justify="right")
     table.add_column("level")
@@ -153,6 +168,7 @@ def prices_json(
     end: datetime,
     items: Sequence[PriceInterval],
     problem: str | None,
+    unpublished: dict[str, Any] | None = None,
 ) -> str:
     tz = home.tz
     document = {
@@ -162,6 +178,7 @@ def prices_json(
         "to": iso(end.astimezone(tz)),
         "currency": currency_of(home, items),
         "source_error": problem,
+        "unpublished": unpublished,
         "intervals": [interval_dict(i, tz) for i in items],
     }
     return json.dumps(document, indent=2, ensure_ascii=False)

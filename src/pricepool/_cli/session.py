@@ -38,9 +38,10 @@ from .config import (
     resolve_token,
     store_path,
 )
+from .publication import PUBLISH_AT
 from .when import midnight
 
-__all__ = ["MissingTokenError", "Options", "Session", "UsageProblem"]
+__all__ = ["MissingTokenError", "NotKnown", "Options", "Session", "UsageProblem"]
 
 # A range longer than this is fetched month by month behind a progress bar.
 _LONG = timedelta(days=31)
@@ -48,6 +49,10 @@ _LONG = timedelta(days=31)
 
 class UsageProblem(Exception):
     """The user asked for something that cannot be done as asked (exit code 2)."""
+
+
+class NotKnown(Exception):
+    """What was asked for is not known, e.g. not published yet (exit code 1)."""
 
 
 class MissingTokenError(AuthenticationError):
@@ -262,7 +267,9 @@ class Session:
     async def _open(self, home_id: str) -> IntervalPool:
         pool = self._pools.get(home_id)
         if pool is None:
-            pool = IntervalPool(home_id, self.source, store=self.store, clock=self.clock)
+            pool = IntervalPool(
+                home_id, self.source, store=self.store, clock=self.clock, publish_at=PUBLISH_AT
+            )
             self._pools[home_id] = pool
             await pool.open()
         if pool.home is None:

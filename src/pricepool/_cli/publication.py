@@ -1,0 +1,118 @@
+"""Which part of a requested range has no published prices yet, and when they are due.
+
+Prices for day D are expected at 13:00 home-local on D-1 (the pool's ``publish_at``). A
+range past :meth:`IntervalPool.published_until` is answered only up to it; a day the
+source said is not out yet although it is due (late) is pending in the pool's coverage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from pricepool import IntervalPool
+
+from .output import iso
+from .when import midnight
+
+__all__ = ["PUBLISH_AT", "Unpublished", "unpublished"]
+
+PUBLISH_AT = time(13)
+
+
+@dataclass(frozen=True, slots=True)
+class Unpublished:
+    """The part ``[start, end)`` of a requested range whose prices are not out yet."""
+
+    start: datetime
+    end: datetime
+    expected: datetime
+    """When the prices of ``start``'s day are (or, when late, were) due."""
+    retry_at: datetime | None
+    """Set when they are late: when the pool asks the source again."""
+    message: str
+
+    def label(self, now: datetime) -> str:
+        """``start`` as a short label: ``Fri 00:00`` within a week, else a date and time."""
+        local = self.start
+        if abs(local.date() - now.astimezone(local.tzinfo).date()) < timedelta(days=6):
+            return f"{local:%a %H:%M}"
+        return f"{local:%Y-%m-%d %H:%M}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``unpublished`` member of the JSON shapes."""
+        return {
+            "from": iso(self.start),
+            "to": iso(self.end),
+            "expected_at": iso(self.expected),
+            "retry_at": iso(self.retry_at) if self.retry_at else None,
+            "message": self.message,
+        }
+
+
+def unpublished(
+    pool: IntervalPool, lo: datetime, hi: datetime, now: datetime
+) -> Unpublished | None:
+    """What of ``[lo, hi)`` is not published yet (after the pool was asked for it)."""
+    home, until = pool.home, pool.published_until()
+    if home is None or until is None:
+        return None
+    tz = home.tz
+    found: list[tuple[datetime, datetime | None]] = []
+    if hi > until:
+        found.append((max(lo, until), None))
+    _, pending = pool.coverage()
+    top = min(hi, until)
+    for item in pending:
+        if item.span.start < top and item.span.end > lo:
+            retry = item.retry_at.astimezone(tz) if item.retry_at > now else None
+            found.append((max(lo, item.span.start), retry))
+    if not found:
+        return None
+    start, retry_at = min(found, key=lambda pair: pair[0])
+    start = start.astimezone(tz)
+    day = start.date()
+    expected = datetime.combine(day - timedelta(days=1), PUBLISH_AT, tzinfo=tz)
+    expected = expected.astimezone(UTC).astimezone(tz)
+    today = now.astimezone(tz).date()
+    name = _day_name(day, today)
+    several = hi > midnight(day + timedelta(days=1), tz)
+    owner = f"{name}'s" if not name[0].isdigit() else f"prices for {name}"
+    if several:
+        subject = f"prices from {name} on are"
+        first = f"{owner} " if not name[0].isdigit() else "the first "
+    else:
+        subject = f"{owner} prices are" if not name[0].isdigit() else f"{owner} are"
+        first = ""
+    due = f"{_moment(expected, today)} {home.time_zone}"
+    late = retry_at is not None or expected <= now
+    if late:
+        message = f"{subject} late ({first}expected at {due})"
+        if retry_at is not None:
+            message += f"; pricepool asks again after {_moment(retry_at, today)}"
+    else:
+        message = f"{subject} not published yet ({first}expected after {due})"
+    return Unpublished(start, hi.astimezone(tz), expected, retry_at, message)
+
+
+def _day_name(day: date, today: date) -> str:
+    ahead = (day - today).days
+    if ahead == 0:
+        return "today"
+    if ahead == 1:
+        return "tomorrow"
+    if 1 < ahead < 7:
+        return f"{day:%A}"
+    return day.isoformat()
+
+
+def _moment(instant: datetime, today: date) -> str:
+    ahead = (instant.date() - today).days
+    if ahead == 0:
+        return f"{instant:%H:%M}"
+    if ahead == 1:
+        return f"tomorrow {instant:%H:%M}"
+    if ahead == -1:
+        return f"yesterday {instant:%H:%M}"
+    return f"{instant:%Y-%m-%d %H:%M}"
