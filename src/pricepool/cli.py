@@ -3,7 +3,8 @@
 Options every command takes (before or after its name): ``--token``, ``--endpoint``,
 ``--store``, ``-v/--verbose``, ``-q/--quiet`` and ``--retry-budget``. Exit codes: 0 done
 (also when the API failed but cached prices were shown, with a warning), 1 an error of the
-API or the store, 2 a usage error (bad option, unknown home, no token).
+API or the store, or nothing to choose from because prices are not published yet, 2 a usage
+error (bad option, unknown home, no token).
 """
 
 from __future__ import annotations

@@ -293,7 +293,8 @@ class Session:
         """
         before = len(self.source.errors)
         chunks = self._chunks(pool, await self.home_of(pool), start, end)
-        if len(chunks) > 1 and not self.options.quiet:
+        # A progress bar only on a terminal: elsewhere it would leave a blank line behind.
+        if len(chunks) > 1 and not self.options.quiet and self.errors.is_terminal:
             columns = (TextColumn("fetching {task.description}"), BarColumn(), MofNCompleteColumn())
             with Progress(*columns, console=self.errors, transient=True) as bar:
                 task = bar.add_task("history", total=len(chunks))
