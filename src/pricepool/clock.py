@@ -6,7 +6,15 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = ["Clock", "ManualClock", "day_start", "local_midnight", "system_clock"]
+__all__ = [
+    "Clock",
+    "ManualClock",
+    "day_ceil",
+    "day_floor",
+    "day_start",
+    "local_midnight",
+    "system_clock",
+]
 
 Clock = Callable[[], datetime]
 """A zero-argument callable returning the aware current instant."""
@@ -37,6 +45,19 @@ def day_start(instant: datetime, tz: ZoneInfo, offset: int = 0) -> datetime:
     return local_midnight(day_of(instant, tz) + timedelta(days=offset), tz)
 
 
+def day_floor(instant: datetime, tz: ZoneInfo) -> datetime:
+    """Local midnight at or before ``instant``, in UTC."""
+    return day_start(instant, tz).astimezone(UTC)
+
+
+def day_ceil(instant: datetime, tz: ZoneInfo) -> datetime:
+    """Local midnight at or after ``instant``, in UTC."""
+    floor = day_floor(instant, tz)
+    if floor.timestamp() == instant.timestamp():
+        return floor
+    return day_start(instant, tz, 1).astimezone(UTC)
+
+
 class ManualClock:
     """A clock that moves only when told: for tests, simulations and benchmarks."""
 
@@ -53,7 +74,8 @@ class ManualClock:
         step = delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
         if step < timedelta(0):
             raise ValueError(f"ManualClock only moves forward, got {step}")
-        self.now = self.now + step
+        # In UTC: adding to a zoned time is wall-clock arithmetic, wrong across DST.
+        self.now = (self.now.astimezone(UTC) + step).astimezone(self.now.tzinfo)
         return self.now
 
     def set(self, now: datetime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -13,7 +13,27 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidResponseError
 
-__all__ = ["Group", "HomeInfo", "Pending", "PriceInterval", "PriceLevel", "Span", "zone"]
+__all__ = [
+    "QUARTER_HOURS_FROM",
+    "Group",
+    "HomeInfo",
+    "Pending",
+    "PriceInterval",
+    "PriceLevel",
+    "Span",
+    "node_start",
+    "slot_length",
+    "zone",
+]
+
+
+QUARTER_HOURS_FROM = date(2025, 10, 1)
+"""The first delivery day of 15-minute day-ahead prices; hourly before (home-local days)."""
+
+
+def slot_length(day: date) -> timedelta:
+    """How long the market's price slots are on the local ``day``."""
+    return _QUARTER if day >= QUARTER_HOURS_FROM else _HOUR
 
 
 class PriceLevel(StrEnum):
@@ -34,6 +54,9 @@ def zone(name: str) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise ValueError(f"unknown time zone {name!r}") from err
 
+
+_QUARTER = timedelta(minutes=15)
+_HOUR = timedelta(hours=1)
 
 # Durations are shared objects so that a held interval pays 8 bytes for its length.
 _DURATIONS: dict[int, timedelta] = {}
