@@ -128,11 +128,13 @@ class MemoryStore:
         self.saved = asyncio.Event()
         self.closed = False
         self.hold: asyncio.Event | None = None
+        self.writing = asyncio.Event()
 
     async def load(self, home_id: str) -> Snapshot | None:
         return self.snapshots.get(home_id)
 
     async def save(self, snapshot: Snapshot) -> None:
+        self.writing.set()
         if self.hold is not None:
             await self.hold.wait()
         if self.fail is not None:

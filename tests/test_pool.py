@@ -11,6 +11,7 @@ import pytest
 
 from pricepool import (
     FetchResult,
+    HomeInfo,
     IntervalPool,
     InvalidRangeError,
     InvalidResponseError,
@@ -207,8 +208,10 @@ async def test_refetched_values_win_and_count_as_revisions(
     async with pool_of(source, clock, max_intervals=96) as pool:
         await pool.get_intervals(midnight(day), midnight(day + timedelta(1)))
         source.version = 1
+        clock.advance(timedelta(minutes=16))  # a fetch is kept for a re-check interval
         # Evicted by the next fetch (limit 96), so asked again: now with new prices.
         await pool.get_intervals(midnight(day + timedelta(1)), midnight(day + timedelta(2)))
+        clock.advance(timedelta(minutes=16))
         got = await pool.get_intervals(midnight(day), midnight(day + timedelta(1)))
         assert got == source.truth(HOME, midnight(day), midnight(day + timedelta(1)))
 
@@ -247,6 +250,7 @@ async def test_retention_evicts_oldest_fetch_first_and_forgets_its_coverage(
     async with pool_of(source, clock, max_intervals=2 * 96) as pool:
         for day in old:
             await pool.get_intervals(midnight(day), midnight(day + timedelta(1)))
+            clock.advance(timedelta(minutes=16))  # a fetch is kept for a re-check interval
         assert pool.stats.intervals == 2 * 96
         assert pool.stats.evictions == 96
         calls = len(source.calls)
@@ -265,6 +269,11 @@ async def test_retention_never_evicts_the_protected_window(
             midnight(TODAY - timedelta(2)), midnight(TODAY + timedelta(2))
         )
         await pool.get_intervals(midnight(TODAY - timedelta(9)), midnight(TODAY - timedelta(8)))
+        clock.advance(timedelta(minutes=15))  # the old day is kept a re-check interval
+        assert (
+            await pool.get_intervals(midnight(TODAY - timedelta(2)), midnight(TODAY + timedelta(2)))
+            == recent
+        )
         assert pool.stats.intervals == len(recent) == 4 * 96
         assert (
             await pool.get_intervals(midnight(TODAY - timedelta(2)), midnight(TODAY + timedelta(2)))
@@ -339,6 +348,7 @@ async def test_source_failure_raises_typed_error_and_caches_nothing(
         with pytest.raises(SourceUnavailableError):
             await pool.get_intervals(*span)
         assert pool.stats.intervals == 0
+        clock.advance(30)  # the source is left alone for a while after a failure
         assert len(await pool.get_intervals(*span)) == 96  # asked again, not remembered as empty
         assert pool.stats.failures == 1
 
@@ -359,6 +369,9 @@ async def test_invalid_answer_is_refused_and_not_cached(
         assert pool.stats.intervals == 0
         assert pool.coverage() == ([], [])
         source.mangle = None
+        with pytest.raises(InvalidResponseError, match="not asking the source again"):
+            await pool.get_intervals(*span)  # a bad answer is not asked for again at once
+        clock.advance(30)
         assert len(await pool.get_intervals(*span)) == 96
 
 
@@ -468,7 +481,10 @@ async def test_a_fetch_is_not_evicted_before_its_request_reads_it(
         got = await pool.get_intervals(at(old, 23, 45), midnight(old + timedelta(1)))
         assert got == source.truth(HOME, at(old, 23, 45), midnight(old + timedelta(1)))
         assert len(got) == 1
-        assert pool.stats.intervals == 96  # evicted once the request had its answer
+        assert pool.stats.intervals == 2 * 96  # kept a re-check interval, then evicted
+        clock.advance(timedelta(minutes=15))
+        await pool.get_intervals(at(TODAY, 10), at(TODAY, 11))
+        assert pool.stats.intervals == 96
 
 
 async def test_published_until_moves_at_the_publication_hour(
@@ -480,3 +496,138 @@ async def test_published_until_moves_at_the_publication_hour(
         assert pool.published_until() == midnight(TODAY + timedelta(1))
         clock.set(at(TODAY, 13))
         assert pool.published_until() == midnight(TODAY + timedelta(2))
+
+
+async def test_the_cached_part_of_a_waiting_request_is_not_evicted_under_it(
+    source: FakeSource, clock: ManualClock
+) -> None:
+    """Review finding: another request's retention evicted days a waiting request held."""
+    first = TODAY - timedelta(days=30)
+    async with pool_of(source, clock, max_intervals=4 * 96) as pool:
+        for d in range(4):
+            await pool.get_intervals(
+                midnight(first + timedelta(d)), midnight(first + timedelta(d + 1))
+            )
+            clock.advance(timedelta(minutes=16))
+        gate = source.gate = asyncio.Event()
+        wide = asyncio.create_task(
+            pool.get_intervals(midnight(first), midnight(first + timedelta(5)))
+        )
+        for _ in range(3):
+            await asyncio.sleep(0)  # the wide request's fetch of day 5 now waits at the gate
+        source.gate = None
+        # This one is answered at once; its retention must not take days 1-4 from `wide`.
+        await pool.get_intervals(midnight(first + timedelta(9)), midnight(first + timedelta(10)))
+        gate.set()
+        got = await wide
+    assert got == source.truth(HOME, midnight(first), midnight(first + timedelta(5)))
+
+
+async def test_a_range_larger_than_the_limit_is_not_fetched_on_every_request(
+    source: FakeSource, clock: ManualClock
+) -> None:
+    span = (midnight(TODAY - timedelta(40)), midnight(TODAY - timedelta(10)))
+    async with pool_of(source, clock, max_intervals=10 * 96) as pool:
+        for _ in range(5):
+            assert await pool.get_intervals(*span) == source.truth(HOME, *span)
+        assert len(source.calls) == 1
+        clock.advance(timedelta(minutes=15))
+        await pool.get_intervals(midnight(TODAY - timedelta(1)), midnight(TODAY))
+        assert pool.stats.intervals <= 10 * 96  # evicted once its re-check interval passed
+
+
+async def test_failures_back_off_and_partial_answers_log_once(
+    source: FakeSource, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    held = (midnight(TODAY - timedelta(1)), midnight(TODAY))
+    wide = (midnight(TODAY - timedelta(5)), midnight(TODAY))
+    async with pool_of(source, clock) as pool:
+        await pool.get_intervals(*held)
+
+        original = source.fetch
+
+        async def failing(home: object, span: Span) -> FetchResult:
+            source.calls.append(span)
+            raise SourceUnavailableError("connection refused")
+
+        source.fetch = failing  # type: ignore[method-assign]
+        with caplog.at_level(logging.WARNING, logger="pricepool"):
+            for _ in range(100):
+                assert len(await pool.get_intervals(*wide, allow_partial=True)) == 96
+                clock.advance(10)
+        # 1,000 s of requests every 10 s: calls at 0, 30, 90, 210, 450, 930 s (doubling).
+        assert len(source.calls) == 1 + 6
+        assert len(caplog.records) == 6  # once per failed call, not once per request
+        with pytest.raises(SourceUnavailableError, match="not asking the source again"):
+            await pool.get_intervals(*wide)
+        source.fetch = original  # type: ignore[method-assign]
+        clock.advance(timedelta(minutes=15))
+        assert len(await pool.get_intervals(*wide)) == 5 * 96
+
+
+async def test_one_failure_shared_by_many_requests_keeps_a_short_traceback(
+    source: FakeSource, clock: ManualClock
+) -> None:
+    source.gate = asyncio.Event()
+    source.fail = SourceUnavailableError("503")
+    span = (midnight(TODAY - timedelta(3)), midnight(TODAY - timedelta(2)))
+    async with pool_of(source, clock) as pool:
+        tasks = [asyncio.create_task(pool.get_intervals(*span)) for _ in range(1000)]
+        await asyncio.sleep(0)
+        source.gate.set()
+        errors = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(e, SourceUnavailableError) for e in errors)
+    depth = 0
+    trace = errors[-1].__traceback__  # type: ignore[union-attr]
+    while trace is not None:
+        depth += 1
+        trace = trace.tb_next
+    assert depth < 20
+
+
+async def test_an_invalid_answer_does_not_change_the_home(
+    source: FakeSource, clock: ManualClock
+) -> None:
+    def bad(result: FetchResult) -> FetchResult:
+        rows = list(result.intervals)
+        return FetchResult(
+            [*rows, rows[0]], result.answered, home=HomeInfo(HOME, "America/New_York", "USD")
+        )
+
+    async with pool_of(source, clock) as pool:
+        source.mangle = bad
+        with pytest.raises(InvalidResponseError):
+            await pool.get_intervals(midnight(TODAY - timedelta(3)), midnight(TODAY - timedelta(2)))
+        assert pool.home is not None
+        assert pool.home.time_zone == "Europe/Berlin"
+
+
+async def test_publication_inside_the_repeated_autumn_hour(clock: ManualClock) -> None:
+    day = date(2026, 10, 25)
+    source = FakeSource(clock, publish=time(2, 30))
+    # 02:15 CET, the second pass: 45 minutes after the 02:30 CEST publication.
+    clock.set(datetime(2026, 10, 25, 1, 15, tzinfo=UTC))
+    async with pool_of(source, clock, publish_at=time(2, 30)) as pool:
+        await pool.get_intervals(midnight(day), midnight(day + timedelta(1)))
+        assert pool.published_until() == midnight(day + timedelta(2))
+
+
+async def test_a_range_inside_one_second_is_empty_not_an_error(
+    source: FakeSource, clock: ManualClock
+) -> None:
+    async with pool_of(source, clock) as pool:
+        start = at(TODAY, 10).replace(microsecond=200_000)
+        assert await pool.get_intervals(start, start.replace(microsecond=900_000)) == []
+
+
+async def test_requests_for_a_pending_day_count_as_hits(
+    source: FakeSource, clock: ManualClock
+) -> None:
+    source.delay = timedelta(hours=4)
+    clock.set(at(TODAY, 13, 30))
+    tomorrow = (midnight(TODAY + timedelta(1)), midnight(TODAY + timedelta(2)))
+    async with pool_of(source, clock) as pool:
+        for _ in range(10):
+            await pool.get_intervals(*tomorrow)
+        stats = pool.stats
+    assert (stats.requests, stats.source_calls, stats.hits) == (10, 1, 9)

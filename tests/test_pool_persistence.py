@@ -166,6 +166,7 @@ async def test_gc_under_a_lower_limit_evicts_the_oldest_and_saves(clock: ManualC
     async with IntervalPool(HOME, source, store=store, clock=clock) as pool:
         for d in (30, 20, 10):
             await pool.get_intervals(*day(-d))
+    clock.advance(timedelta(minutes=15))  # fetches are kept a re-check interval
     async with IntervalPool(HOME, source, store=store, clock=clock, max_intervals=96) as pool:
         assert len(pool.evictable()) == 2
         assert await pool.gc() == 2 * 96
@@ -177,3 +178,37 @@ async def test_gc_under_a_lower_limit_evicts_the_oldest_and_saves(clock: ManualC
         calls = len(source.calls)
         await pool.get_intervals(*day(-30))
         assert len(source.calls) == calls + 1  # its coverage went with it
+
+
+async def test_a_change_made_during_a_save_gets_saved_too(clock: ManualClock) -> None:
+    store = MemoryStore()
+    store.hold = asyncio.Event()
+    pool = IntervalPool(HOME, FakeSource(clock), store=store, clock=clock, save_delay=0.01)
+    await pool.open()
+    await pool.get_intervals(*day(-1))
+    await asyncio.wait_for(store.writing.wait(), 5)  # the first save is under way
+    await pool.get_intervals(*day(-2))  # changes while the first save is being written
+    store.hold.set()
+    store.saved.clear()
+    await asyncio.wait_for(store.saved.wait(), 5)  # the first save
+    store.saved.clear()
+    await asyncio.wait_for(store.saved.wait(), 5)  # and one more for the change, unprompted
+    assert len(store.snapshots[HOME].intervals) == 2 * 96
+    await pool.close()
+
+
+async def test_a_cancelled_close_still_flushes_and_a_second_close_waits_for_it(
+    clock: ManualClock,
+) -> None:
+    store = MemoryStore()
+    store.hold = asyncio.Event()
+    pool = IntervalPool(HOME, FakeSource(clock), store=store, clock=clock, save_delay=3600)
+    await pool.open()
+    await pool.get_intervals(*day(-1))
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(pool.close(), 0.05)  # a shutdown timeout cancels close()
+    assert store.saves == 0
+    store.hold.set()
+    await pool.close()
+    assert store.saves == 1
+    assert len(store.snapshots[HOME].intervals) == 96

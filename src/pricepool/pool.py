@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
-from .clock import Clock, day_start, local_midnight, system_clock
+from .clock import Clock, day_ceil, day_floor, day_start, local_midnight, system_clock
 from .coverage import Coverage, subtract, union
 from .errors import (
     InvalidRangeError,
@@ -27,13 +27,14 @@ from .model import HomeInfo, Pending, PriceInterval, Span
 from .retention import Retention
 from .sources.base import FetchResult, PriceSource
 from .storage.base import Snapshot, Store
-from .timeline import Timeline, key
+from .timeline import Timeline, key, key_end
 
 __all__ = ["IntervalPool", "PoolStats"]
 
 log = logging.getLogger("pricepool")
 
 MAX_RANGE = 5 * 366 * 86_400  # seconds; five years, leap days included
+FIRST_BACKOFF = 30.0  # seconds the source is left alone after a failed call
 Edge = tuple[int, int]
 
 
@@ -75,13 +76,20 @@ class _Flight:
         self.waiters = 0
 
 
-def _instant(name: str, value: object) -> int:
+def _instant(name: str, value: object) -> float:
     if not isinstance(value, datetime):
         raise InvalidRangeError(f"{name} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidRangeError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
-    # Keys are whole seconds, so "starts at or after x" is "starts at or after ceil(x)".
-    return math.ceil(value.timestamp())
+    return value.timestamp()
+
+
+def _floor(stamp: int, tz: ZoneInfo) -> int:
+    return int(day_floor(datetime.fromtimestamp(stamp, UTC), tz).timestamp())
+
+
+def _ceil(stamp: int, tz: ZoneInfo) -> int:
+    return int(day_ceil(datetime.fromtimestamp(stamp, UTC), tz).timestamp())
 
 
 class IntervalPool:
@@ -132,8 +140,15 @@ class IntervalPool:
         # The horizon (end of the last publishable day) changes only at publish times.
         self._horizon = 0
         self._horizon_until = -1
+        # After a failed call the source is not asked again before _quiet_until.
         self._quiet_until = 0.0
+        self._quiet_error: SourceError | None = None
+        self._quiet_logged = 0.0
+        self._backoff = 0.0
         self._calm_until = 0.0
+        # Ranges that requests under way will slice once their fetches land.
+        self._reading: list[Edge] = []
+        self._closing: asyncio.Future[None] | None = None
         self._opened = False
         self._closed = False
         self._open_lock = asyncio.Lock()
@@ -184,10 +199,17 @@ class IntervalPool:
             self._opened = True
 
     async def close(self) -> None:
-        """Stop fetching and write what is not saved yet. A pending save is flushed."""
-        if self._closed:
-            return
-        self._closed = True
+        """Stop fetching and write what is not saved yet. A pending save is flushed.
+
+        Cancelling ``close`` does not cancel the flush: it goes on, and another ``close``
+        waits for it.
+        """
+        if self._closing is None:
+            self._closed = True
+            self._closing = asyncio.ensure_future(self._shut())
+        await asyncio.shield(self._closing)
+
+    async def _shut(self) -> None:
         busy: list[asyncio.Future[Any]] = [f.task for f in self._flights]
         if self._home_task is not None and not self._home_task.done():
             busy.append(self._home_task)
@@ -200,7 +222,7 @@ class IntervalPool:
         if saver is not None and not saver.done():
             # Wake the pending save rather than cancel it: it may be mid-write.
             self._wake.set()
-            await asyncio.gather(saver, return_exceptions=True)
+            await asyncio.wait([saver])
         if self._dirty:
             await self._write()
             if self._dirty:
@@ -238,12 +260,15 @@ class IntervalPool:
         error when it fails, unless ``allow_partial``: then what the pool holds is returned.
         Days not published yet are simply absent.
         """
-        a = _instant("start", start)
-        b = _instant("end", end)
-        if b <= a:
+        first = _instant("start", start)
+        last = _instant("end", end)
+        if last <= first:
             raise InvalidRangeError(
                 f"end ({end.isoformat()}) must be after start ({start.isoformat()})"
             )
+        # Keys are whole seconds, so "starts at or after x" is "starts at or after ceil(x)".
+        a = math.ceil(first)
+        b = math.ceil(last)
         if b - a > MAX_RANGE:
             raise InvalidRangeError(
                 f"range from start {start.isoformat()} to end {end.isoformat()} is longer "
@@ -264,11 +289,18 @@ class IntervalPool:
             if len(self._timeline) > self._retention.max_intervals:
                 self._enforce()  # the protected window may have moved on
             return found
+        spans = self._plan(a, top, limit, now, home.tz)
+        if not spans:
+            self._hits += 1  # the rest is known to be unpublished until a re-check
+            return self._timeline.slice(a, b)
         flights: list[_Flight] = []
+        reading = (a, b)
+        self._reading.append(reading)
         try:
-            await self._fill(self._plan(a, top, limit, now, home.tz), now, allow_partial, flights)
+            await self._fill(spans, now, allow_partial, flights)
             return self._timeline.slice(a, b)
         finally:
+            self._reading.remove(reading)
             for flight in flights:
                 flight.waiters -= 1
                 if not flight.waiters:
@@ -296,19 +328,31 @@ class IntervalPool:
         return answered, pending
 
     def evictable(self) -> list[int]:
-        """Fetch groups retention would evict now (for a dry run)."""
+        """Fetch groups ``gc`` would evict now (a dry run)."""
         if self._home is None:
             return []
-        spare = {f.group for f in self._held if f.group is not None}
-        return self._retention.victims(self._timeline, self._clock(), self._home.tz, spare)
+        now = self._clock()
+        spare, _ = self._spare(now.timestamp(), recent=False)
+        return self._retention.victims(self._timeline, now, self._home.tz, spare)
 
     async def gc(self) -> int:
-        """Apply retention now and save; returns how many intervals were evicted."""
-        before = self._evictions
-        self._calm_until = 0.0
-        self._enforce()
+        """Evict down to ``max_intervals`` now, recent fetches included, and save.
+
+        Returns how many intervals were evicted. Automatic retention keeps a fetch for a
+        re-check interval; an explicit gc does not wait for that.
+        """
+        dropped = 0
+        if self._home is not None:
+            now = self._clock()
+            spare, _ = self._spare(now.timestamp(), recent=False)
+            dropped = self._retention.enforce(
+                self._timeline, self._coverage, now, self._home.tz, spare
+            )
+        if dropped:
+            self._evictions += dropped
+            self._changed()
         await self._write()
-        return self._evictions - before
+        return dropped
 
     def snapshot(self) -> Snapshot:
         """An immutable copy of everything the pool holds. O(n) memcpy."""
@@ -335,7 +379,7 @@ class IntervalPool:
         local = now.astimezone(tz)
         publish = datetime.combine(local.date(), self._publish_at, tzinfo=tz)
         publish = publish.astimezone(UTC).astimezone(tz)
-        if local < publish:
+        if stamp < publish.timestamp():
             horizon = local_midnight(local.date() + timedelta(days=1), tz)
             until = publish
         else:
@@ -349,27 +393,13 @@ class IntervalPool:
     def _plan(self, a: int, b: int, limit: int, now: datetime, tz: ZoneInfo) -> list[Edge]:
         """The spans to ask for: whole local days around the gaps, less what is pending."""
         gaps = self._coverage.missing(a, b)
-        days = union(
-            (self._day_floor(lo, tz), min(self._day_ceil(hi, tz), limit)) for lo, hi in gaps
-        )
+        days = union((_floor(lo, tz), min(_ceil(hi, tz), limit)) for lo, hi in gaps)
         stamp = int(now.timestamp())
         spans: list[Edge] = []
         for lo, hi in days:
             for g_lo, g_hi in self._coverage.missing(lo, hi):
                 spans.extend(subtract(g_lo, g_hi, self._coverage.waiting(g_lo, g_hi, stamp)))
         return spans
-
-    @staticmethod
-    def _day_floor(stamp: int, tz: ZoneInfo) -> int:
-        return int(day_start(datetime.fromtimestamp(stamp, UTC), tz).timestamp())
-
-    @staticmethod
-    def _day_ceil(stamp: int, tz: ZoneInfo) -> int:
-        instant = datetime.fromtimestamp(stamp, UTC)
-        floor = day_start(instant, tz)
-        if floor.timestamp() == stamp:
-            return stamp
-        return int(day_start(instant, tz, 1).timestamp())
 
     # ------------------------------------------------------------------ fetching
 
@@ -397,42 +427,56 @@ class IntervalPool:
         self, spans: Sequence[Edge], now: datetime, allow_partial: bool, flights: list[_Flight]
     ) -> None:
         """Fetch ``spans``, sharing flights under way; ``flights`` gets those waited on."""
+        if self._closed:
+            # close() may have begun while this request waited for the home's info.
+            raise PricePoolError("this pool was closed while the request waited")
+        quiet = now.timestamp() < self._quiet_until
+        skipped = False
         for lo, hi in spans:
             shared = [f for f in self._flights if f.start < hi and f.end > lo]
             for flight in shared:
                 self._hold(flight, flights)
-            fresh = subtract(lo, hi, sorted((f.start, f.end) for f in shared))
-            if fresh and now.timestamp() < self._quiet_until:
-                wait = self._quiet_until - now.timestamp()
-                limited = RateLimitedError(
-                    f"the source asked to wait; next call allowed in {wait:.0f} s",
-                    retry_after=wait,
-                )
-                if allow_partial:
-                    log.warning("serving cached prices for %s: %s", self.home_id, limited)
-                    return
-                raise limited
-            for f_lo, f_hi in fresh:
-                self._hold(self._launch(f_lo, f_hi), flights)
+            for f_lo, f_hi in subtract(lo, hi, sorted((f.start, f.end) for f in shared)):
+                if quiet:
+                    skipped = True
+                else:
+                    self._hold(self._launch(f_lo, f_hi), flights)
+        if skipped:
+            error = self._quiet_reason(now)
+            if not allow_partial:
+                raise error
+            if self._quiet_logged != self._quiet_until:
+                self._quiet_logged = self._quiet_until
+                log.warning("serving cached prices for home %s: %s", self.home_id, error)
         if not flights:
             return
         await asyncio.wait([f.task for f in flights])
         for flight in flights:
             if flight.task.cancelled():
                 raise PricePoolError("the pool was closed while fetching")
-            error = flight.task.exception()
-            if error is None:
+            failure = flight.task.exception()
+            if failure is None:
                 continue
             if not allow_partial:
-                raise error
-            if not flight.logged:
+                flight.task.result()  # raises with the traceback asyncio kept, not a growing one
+            if not flight.logged and self._quiet_logged != self._quiet_until:
                 flight.logged = True
+                self._quiet_logged = self._quiet_until
                 log.warning(
                     "serving cached prices for home %s; the source failed for %s: %s",
                     self.home_id,
                     Span.from_seconds(flight.start, flight.end),
-                    error,
+                    failure,
                 )
+
+    def _quiet_reason(self, now: datetime) -> SourceError:
+        """A fresh error saying why the source is not asked now."""
+        wait = self._quiet_until - now.timestamp()
+        cause = self._quiet_error
+        note = f"not asking the source again for {wait:.0f} s after: {cause}"
+        if cause is None or isinstance(cause, RateLimitedError):
+            return RateLimitedError(note, retry_after=wait)
+        return type(cause)(note)
 
     def _hold(self, flight: _Flight, flights: list[_Flight]) -> None:
         flight.waiters += 1
@@ -453,29 +497,34 @@ class IntervalPool:
         self._calls += 1
         try:
             result = await self._source.fetch(home, Span.from_seconds(lo, hi))
-        except RateLimitedError as err:
-            self._failures += 1
-            if err.retry_after:
-                self._quiet_until = self._clock().timestamp() + err.retry_after
-            raise
-        except SourceError:
-            self._failures += 1
-            raise
-        try:
             flight.group = self._apply(result, lo, hi, home)
-        except InvalidResponseError:
-            self._failures += 1
+        except SourceError as err:
+            self._failed(err)
             raise
+        self._backoff = 0.0
+
+    def _failed(self, error: SourceError) -> None:
+        """Count a failed call and keep the source quiet for a while after it."""
+        self._failures += 1
+        if isinstance(error, RateLimitedError) and error.retry_after:
+            wait = error.retry_after
+        else:
+            # Doubling from FIRST_BACKOFF up to the re-check interval: an outage or a
+            # persistent bad answer costs a few calls an hour, not one per request.
+            self._backoff = min(max(2 * self._backoff, FIRST_BACKOFF), float(self._recheck))
+            wait = self._backoff
+        self._quiet_until = max(self._quiet_until, self._clock().timestamp() + wait)
+        self._quiet_error = error
 
     def _apply(self, result: FetchResult, lo: int, hi: int, home: HomeInfo) -> int | None:
         """Validate the whole answer, then merge it; nothing is kept from a bad one.
 
         Returns the new fetch group, if the answer held intervals.
         """
-        if result.home is not None and result.home.id == home.id and result.home != home:
+        fresher = result.home is not None and result.home.id == home.id and result.home != home
+        if fresher:
+            assert result.home is not None
             home = result.home
-            self._home = home
-            self._horizon_until = -1
         tz = home.tz
         now = self._clock()
         stamp = int(now.timestamp())
@@ -494,13 +543,16 @@ class IntervalPool:
                     raise InvalidResponseError(
                         f"source answered overlapping intervals at {interval.start.isoformat()}"
                     )
-                last_end = start + int(interval.length.total_seconds())
+                last_end = key_end(interval)
                 starts.append(start)
                 intervals.append(interval.in_zone(tz))
         pending: Edge | None = None
         if result.pending is not None:
             pending = result.pending.seconds
         # Below here nothing raises: the answer is merged as a whole.
+        if fresher:
+            self._home = home
+            self._horizon_until = -1
         group = None
         self._calm_until = 0.0
         if answered is not None:
@@ -525,17 +577,42 @@ class IntervalPool:
         if len(self._timeline) <= self._retention.max_intervals or self._home is None:
             return
         now = self._clock()
-        if now.timestamp() < self._calm_until:
+        stamp = now.timestamp()
+        if stamp < self._calm_until:
             return
-        spare = {f.group for f in self._held if f.group is not None}
+        spare, until = self._spare(stamp)
         tz = self._home.tz
         dropped = self._retention.enforce(self._timeline, self._coverage, now, tz, spare)
         if dropped:
             self._evictions += dropped
             self._changed()
-        if not spare and len(self._timeline) > self._retention.max_intervals:
-            # All that is left is protected until the window moves at the next midnight.
-            self._calm_until = day_start(now, tz, 1).timestamp()
+        if (
+            not self._held
+            and not self._reading
+            and len(self._timeline) > self._retention.max_intervals
+        ):
+            # What is left is protected until the window moves at midnight or a recent
+            # fetch ages; until then a cached answer need not look again.
+            self._calm_until = min(day_start(now, tz, 1).timestamp(), until)
+
+    def _spare(self, now: float, *, recent: bool = True) -> tuple[set[int], float]:
+        """Groups retention must keep besides the protected window, and until when at least.
+
+        Kept: what requests under way are about to read, and fetches younger than the
+        re-check interval, so that a range larger than the limit is not fetched again on
+        every request.
+        """
+        spare = {f.group for f in self._held if f.group is not None}
+        for lo, hi in self._reading:
+            spare |= self._timeline.groups_in(lo, hi)
+        until = math.inf
+        for group in self._timeline.newest if recent else ():
+            fetched = group.fetched_at.timestamp()
+            if fetched + self._recheck <= now:
+                break
+            spare.add(group.id)
+            until = min(until, fetched + self._recheck)
+        return spare, until
 
     # ------------------------------------------------------------------ persistence
 
@@ -571,9 +648,14 @@ class IntervalPool:
             self._saver = asyncio.create_task(self._save_later())
 
     async def _save_later(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self._save_delay)
-        await self._write()
+        # Changes made while a save was being written get a save of their own; a failed
+        # save waits for the next change or for close.
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._save_delay)
+            await self._write()
+            if self._closed or self._save_failed or not self._dirty:
+                return
 
     async def save(self) -> None:
         """Write what is not saved yet, now. StorageError when the store fails."""

@@ -65,6 +65,11 @@ class Timeline:
         return iter(self._groups.values())
 
     @property
+    def newest(self) -> Iterator[Group]:
+        """Live fetch groups, newest fetch first."""
+        return reversed(self._groups.values())
+
+    @property
     def group_count(self) -> int:
         return len(self._groups)
 
