@@ -631,3 +631,25 @@ async def test_requests_for_a_pending_day_count_as_hits(
             await pool.get_intervals(*tomorrow)
         stats = pool.stats
     assert (stats.requests, stats.source_calls, stats.hits) == (10, 1, 9)
+
+
+async def test_a_day_called_unpublished_early_is_not_due_before_its_publication(
+    source: FakeSource, clock: ManualClock
+) -> None:
+    """A source answering more than asked (Tibber's recent window) reports tomorrow as
+    pending at 10:00; the pool's record says to look again at 13:00, not at 10:15."""
+    tomorrow = TODAY + timedelta(days=1)
+
+    def with_tomorrow_pending(result: FetchResult) -> FetchResult:
+        return FetchResult(
+            result.intervals,
+            result.answered,
+            Span(midnight(tomorrow), midnight(tomorrow + timedelta(1))),
+        )
+
+    clock.set(at(TODAY, 10))
+    source.mangle = with_tomorrow_pending
+    async with pool_of(source, clock) as pool:
+        await pool.get_intervals(midnight(TODAY), midnight(tomorrow))
+        _, pending = pool.coverage()
+    assert [p.retry_at for p in pending] == [at(TODAY, 13)]

@@ -390,6 +390,12 @@ class IntervalPool:
         self._horizon_until = int(until.timestamp())
         return self._horizon
 
+    def _publication(self, stamp: int, tz: ZoneInfo) -> int:
+        """When prices of the local day holding ``stamp`` are expected, as POSIX seconds."""
+        day = datetime.fromtimestamp(stamp, tz).date() - timedelta(days=1)
+        expected = datetime.combine(day, self._publish_at, tzinfo=tz)
+        return int(expected.astimezone(UTC).timestamp())
+
     def _plan(self, a: int, b: int, limit: int, now: datetime, tz: ZoneInfo) -> list[Edge]:
         """The spans to ask for: whole local days around the gaps, less what is pending."""
         gaps = self._coverage.missing(a, b)
@@ -563,7 +569,10 @@ class IntervalPool:
         due = stamp + self._recheck
         if pending is not None:
             asked = int(result.retry_at.timestamp()) if result.retry_at else 0
-            self._coverage.defer(pending[0], pending[1], max(asked, due))
+            # A day the source calls unpublished before its publication time is not worth
+            # asking about until then.
+            expected = self._publication(pending[0], tz)
+            self._coverage.defer(pending[0], pending[1], max(asked, due, expected))
         # What the source neither answered nor called pending waits a recheck, so a span
         # that cannot be filled is not asked for on every request.
         known = sorted(e for e in (answered, pending) if e is not None)
