@@ -156,3 +156,40 @@ def test_a_file_that_is_not_json_or_missing_is_refused(tmp_path: Path) -> None:
 def test_an_unknown_time_zone_is_refused() -> None:
     with pytest.raises(StorageError, match="Mars/Olympus"):
         import_ha(BARE, time_zone="Mars/Olympus")
+
+
+BERLIN = "Europe/Berlin"
+
+
+def test_a_hole_in_the_repeated_autumn_hour_stays_a_hole() -> None:
+    # 2025-10-26 in Berlin: 02:00-03:00 happens twice (00:00Z-01:00Z and 01:00Z-02:00Z).
+    day = nodes("2025-10-25T22:00:00+00:00", 100, 15)
+    missing = {
+        datetime(2025, 10, 26, 0, 15, tzinfo=UTC) + timedelta(minutes=15 * k) for k in range(4)
+    }
+    kept = [n for n in day if datetime.fromisoformat(n["startsAt"]) not in missing]
+    assert len(kept) == 96
+    snapshot = import_ha(pool(("2025-10-26T13:00:00+01:00", kept)), time_zone=BERLIN)
+    # 02:15+02:00 (00:15Z) and 02:15+01:00 (01:15Z) show the same wall time: still a hole.
+    assert snapshot.coverage == (
+        Span(datetime(2025, 10, 25, 22, tzinfo=UTC), datetime(2025, 10, 26, 0, 15, tzinfo=UTC)),
+        Span(datetime(2025, 10, 26, 1, 15, tzinfo=UTC), datetime(2025, 10, 26, 23, tzinfo=UTC)),
+    )
+    assert len(snapshot.groups) == 2
+
+
+@pytest.mark.parametrize(
+    ("start", "zone", "minutes"),
+    [
+        # Already 2025-10-01 in Berlin (a quarter-hour day) while still 09-30 in UTC.
+        ("2025-10-01T00:30:00+02:00", BERLIN, 15),
+        # Still 2025-09-30 in New York (an hourly day) while already 10-01 in UTC.
+        ("2025-09-30T23:00:00-04:00", "America/New_York", 60),
+    ],
+)
+def test_a_lone_interval_takes_the_length_of_its_local_day(
+    start: str, zone: str, minutes: int
+) -> None:
+    snapshot = import_ha(pool(("2025-10-01T13:00:00+02:00", nodes(start, 1, 60))), time_zone=zone)
+    [item] = snapshot.intervals
+    assert item.length == timedelta(minutes=minutes)

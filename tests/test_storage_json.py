@@ -266,3 +266,15 @@ async def test_old_temporaries_of_a_killed_writer_are_swept_on_load(tmp_path: Pa
     assert sorted(os.listdir(tmp_path)) == sorted(
         [young.name, other.name, store.path("home-1").name]
     )
+
+
+@pytest.mark.parametrize("start", [10**20, 10**18, -(10**12), 1.5])
+async def test_a_row_start_out_of_range_is_corrupt_too(tmp_path: Path, start: object) -> None:
+    store = JsonFileStore(tmp_path)
+    await store.save(day())
+    document = json.loads(store.path("home-1").read_text())
+    document["data"]["groups"][0]["rows"][3][0] = start
+    store.path("home-1").write_text(json.dumps(document))
+    assert await JsonFileStore(tmp_path).load("home-1") is None
+    [aside] = set_aside(tmp_path)
+    assert json.loads(aside.read_text()) == document

@@ -13,7 +13,7 @@ import pytest
 
 from pricepool import HomeInfo, PriceInterval, Span, StorageError
 from pricepool.storage._codec import union
-from pricepool.storage.base import Group, Snapshot
+from pricepool.storage.base import Group, Pending, Snapshot
 from pricepool.storage.sqlite_store import SCHEMA, SqliteStore
 
 from .storage_model import Model, assert_same, set_aside
@@ -218,19 +218,97 @@ async def test_a_folder_that_cannot_exist_raises_naming_it(tmp_path: Path) -> No
         await store.homes()
 
 
-async def test_a_bad_value_in_the_database_raises(tmp_path: Path) -> None:
-    path = tmp_path / "pool.db"
-    store = SqliteStore(path)
-    m = model()
-    fetch(m, 0, 4)
-    await store.save(m.snapshot())
-    await store.close()
+async def two_homes(path: Path) -> tuple[Model, Model]:
+    one, two = model("home-1"), model("home-2")
+    fetch(one, 0, 96)
+    fetch(one, 200, 8)
+    later = START + STEP * 300
+    one.pending.append(Pending(Span(later, later + timedelta(days=1)), later - timedelta(hours=9)))
+    fetch(two, 10, 5, total=7.0)
+    async with SqliteStore(path) as store:
+        await store.save(one.snapshot())
+        await store.save(two.snapshot())
+    return one, two
+
+
+def corrupt(path: Path, statement: str) -> None:
     db = sqlite3.connect(path)
-    db.execute("UPDATE homes SET time_zone = 'Mars/Olympus'")
+    db.execute(statement)
     db.commit()
     db.close()
-    with pytest.raises(StorageError, match="Mars/Olympus"):
-        await SqliteStore(path).load("home-1")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        # datetime.fromtimestamp: OverflowError, OSError (EOVERFLOW), ValueError (year).
+        "UPDATE groups SET fetched_at = 1e20 WHERE home = 1 AND id = 2",
+        "UPDATE intervals SET start = 1000000000000000000 WHERE home = 1 AND start = "
+        "(SELECT MIN(start) FROM intervals WHERE home = 1)",
+        "UPDATE pending SET retry_at = -1000000000000 WHERE home = 1",
+        "UPDATE coverage SET span_end = 'soon' WHERE home = 1",
+        "UPDATE intervals SET level = 'FREE' WHERE home = 1 AND start = "
+        "(SELECT MAX(start) FROM intervals WHERE home = 1)",
+        "UPDATE homes SET time_zone = 'Mars/Olympus' WHERE id = 'home-1'",
+    ],
+)
+async def test_a_bad_value_sets_that_home_aside_and_keeps_the_others(
+    tmp_path: Path, statement: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "pool.db"
+    _, two = await two_homes(path)
+    corrupt(path, statement)
+    store = SqliteStore(path)
+    with caplog.at_level(logging.ERROR, "pricepool.storage"):
+        assert await store.load("home-1") is None
+    # Only that home's rows moved, into a database of their own beside the store.
+    [aside] = set_aside(tmp_path)
+    assert aside.name.startswith("pool.db.corrupt.")
+    [record] = caplog.records
+    assert "home-1" in record.getMessage()
+    assert str(path) in record.getMessage()
+    assert str(aside) in record.getMessage()
+    evidence = sqlite3.connect(aside)
+    assert evidence.execute("SELECT id FROM homes").fetchall() == [("home-1",)]
+    assert evidence.execute("SELECT COUNT(*) FROM intervals").fetchone() == (104,)
+    assert evidence.execute("SELECT COUNT(*) FROM groups").fetchone() == (2,)
+    assert evidence.execute("SELECT COUNT(*) FROM coverage").fetchone() == (2,)
+    assert evidence.execute("SELECT COUNT(*) FROM pending").fetchone() == (1,)
+    evidence.close()
+    assert await store.homes() == ["home-2"]
+    assert_same(await store.load("home-2"), two.snapshot())
+    # Loading again finds nothing (no second copy); the pool starts empty and saves afresh.
+    assert await store.load("home-1") is None
+    assert len(set_aside(tmp_path)) == 1
+    fresh = model("home-1")
+    fetch(fresh, 0, 4)
+    await store.save(fresh.snapshot())
+    await store.close()
+    async with SqliteStore(path) as again:
+        assert_same(await again.load("home-1"), fresh.snapshot())
+        assert_same(await again.load("home-2"), two.snapshot())
+
+
+async def test_a_bad_value_that_cannot_be_set_aside_raises_naming_the_path(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "pool.db"
+    await two_homes(path)
+    corrupt(
+        path,
+        "UPDATE intervals SET start = 1000000000000000000 WHERE home = 1 AND start = "
+        "(SELECT MIN(start) FROM intervals WHERE home = 1)",
+    )
+    store = SqliteStore(path)
+    await store.homes()
+    assert store._db is not None
+    store._db.execute("PRAGMA query_only = ON")
+    with pytest.raises(StorageError, match="bad value") as caught:
+        await store.load("home-1")
+    assert str(path) in str(caught.value)
+    assert "could not be set aside" in str(caught.value)
+    assert set_aside(tmp_path) == []
+    await store.close()
 
 
 async def test_close_then_use_reopens(tmp_path: Path) -> None:

@@ -215,3 +215,48 @@ async def test_intervals_outside_the_answer_are_dropped_and_home_refreshed(serve
     assert result.answered == Span(oslo(start), oslo(start + timedelta(days=1)))
     assert len(result.intervals) == 96
     assert result.home == HomeInfo("h1", "Europe/Berlin", "EUR")
+
+
+async def test_an_empty_range_before_a_published_today_is_not_an_answer(serve: Any) -> None:
+    # Tibber sent today but no nodes for the two days before: a glitch, not "none exist".
+    src = await serve(lambda *_: recent(WHOLE_TODAY, None, past=[]))
+    async with src:
+        result = await src.fetch(HOME, Span(oslo(TODAY - timedelta(days=1)), oslo(TODAY, 1)))
+    assert result.answered == Span(oslo(TODAY), RECENT.end)
+    assert result.pending == Span(RECENT.end, RECENT.end + timedelta(days=1))
+    assert len(result.intervals) == 96
+    assert all(i.start >= oslo(TODAY) for i in result.intervals)
+
+
+async def test_an_empty_range_after_history_keeps_the_answer_contiguous(serve: Any) -> None:
+    start = TODAY - timedelta(days=4)
+
+    def answer(name: str, variables: dict[str, Any]) -> dict[str, Any]:
+        if name == "PricepoolHistory":
+            found = nodes(oslo(start), RECENT.start)
+            return home({"priceInfoRange": connection(found, False)})
+        return recent(WHOLE_TODAY, None, past=[])
+
+    src = await serve(answer)
+    async with src:
+        result = await src.fetch(HOME, Span(oslo(start), oslo(TODAY, 1)))
+    # The recent days were not answered, so nothing after them may count as answered either.
+    assert result.answered == Span(oslo(start), RECENT.start)
+    assert len(result.intervals) == 2 * 96
+
+
+async def test_an_empty_range_and_an_empty_today_answer_nothing(serve: Any) -> None:
+    src = await serve(lambda *_: recent([], [], past=[]))
+    async with src:
+        result = await src.fetch(HOME, Span(oslo(TODAY), oslo(TODAY, 1)))
+    assert result.answered is None
+    assert result.intervals == []
+
+
+async def test_an_empty_history_page_still_answers_the_days_before_the_data(serve: Any) -> None:
+    src = await serve(lambda *_: home({"priceInfoRange": connection([], False)}))
+    async with src:
+        old = Span(oslo(date(2020, 5, 1)), oslo(date(2020, 5, 3)))
+        result = await src.fetch(HOME, old)
+    assert result.answered == old
+    assert result.intervals == []

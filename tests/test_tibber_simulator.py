@@ -376,3 +376,59 @@ async def test_latency_beyond_the_timeout(morning: Rig) -> None:
     async with morning.source(timeout=0.1, retry_budget=0) as src:
         with pytest.raises(SourceUnavailableError):
             await src.homes()
+
+
+RECENT_DAYS = (date(2025, 11, 9), date(2025, 11, 10), date(2025, 11, 11))
+
+
+async def test_concurrent_fetches_of_recent_days_share_one_request(morning: Rig) -> None:
+    morning.clock.set(oslo(date(2025, 11, 10), 13, 5))
+    async with morning.source() as src:
+        results = await asyncio.gather(*(src.fetch(HOME, days(d, 1)) for d in RECENT_DAYS))
+        assert src.requests == 1
+    assert [r.fields for r in morning.sim.log] == [BOTH]
+    for result in results:
+        assert result.answered == Span(oslo(date(2025, 11, 8)), oslo(date(2025, 11, 12)))
+        morning.check(result)
+
+
+async def test_a_cancelled_fetch_leaves_the_shared_request_to_the_others(morning: Rig) -> None:
+    morning.sim.faults.latency = 0.2
+    async with morning.source() as src:
+        first, second = (asyncio.create_task(src.fetch(HOME, days(d, 1))) for d in RECENT_DAYS[:2])
+        await asyncio.sleep(0.05)
+        first.cancel()
+        result = await second
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        assert src.requests == 1
+    morning.check(result)
+
+
+async def test_when_every_fetch_is_cancelled_the_next_one_asks_again(morning: Rig) -> None:
+    morning.sim.faults.latency = 0.2
+    async with morning.source() as src:
+        tasks = [asyncio.create_task(src.fetch(HOME, days(d, 1))) for d in RECENT_DAYS[:2]]
+        await asyncio.sleep(0.05)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        assert all(task.cancelled() for task in tasks)
+        morning.sim.faults.latency = 0
+        result = await src.fetch(HOME, days(RECENT_DAYS[1], 1))
+        assert src.requests == 2
+    morning.check(result)
+
+
+async def test_a_failed_shared_request_fails_every_fetch_and_is_not_kept(morning: Rig) -> None:
+    morning.sim.faults.status = 500
+    async with morning.source(retry_budget=0) as src:
+        outcomes = await asyncio.gather(
+            *(src.fetch(HOME, days(d, 1)) for d in RECENT_DAYS), return_exceptions=True
+        )
+        assert [type(o) for o in outcomes] == [SourceUnavailableError] * 3
+        assert src.requests == 1
+        morning.sim.faults.status = None
+        result = await src.fetch(HOME, days(RECENT_DAYS[1], 1))
+        assert src.requests == 2
+    morning.check(result)

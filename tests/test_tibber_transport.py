@@ -482,3 +482,27 @@ def test_bad_settings_are_refused() -> None:
         TibberSource(TOKEN, max_requests=0)
     with pytest.raises(ValueError, match="timeout"):
         TibberSource(TOKEN, timeout=0)
+
+
+async def test_a_token_read_from_a_file_loses_its_line_break(serve: Any, clock: Time) -> None:
+    server = await serve(body(HOMES_BODY))
+    async with TibberSource(
+        f" {TOKEN}\r\n", endpoint=server.url, sleep=clock.sleep, monotonic=clock.monotonic
+    ) as src:
+        await src.homes()
+    assert server.headers[0]["Authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [f"{TOKEN}\nX-Other: 1", f"{TOKEN[:6]}\r{TOKEN[6:]}", f"{TOKEN}\x00", f"\t{TOKEN}\x7f"],
+)
+def test_a_token_with_a_control_character_is_refused_without_showing_it(token: str) -> None:
+    with pytest.raises(AuthenticationError, match="line break or control character") as caught:
+        TibberSource(token)
+    assert TOKEN[:6] not in f"{caught.value!s} {caught.value!r}"
+
+
+def test_a_blank_token_is_no_token() -> None:
+    with pytest.raises(AuthenticationError, match="no Tibber token"):
+        TibberSource(" \n")

@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from ..clock import local_midnight
-from ..model import zone
+from ..model import QUARTER_HOURS_FROM, zone
 from ._homes import SimHome
 
 __all__ = [
@@ -45,7 +45,6 @@ __all__ = [
 
 HOURLY: Final = "HOURLY"
 QUARTER_HOURLY: Final = "QUARTER_HOURLY"
-QUARTER_HOURS_FROM: Final = date(2025, 10, 1)
 
 # Tibber's documented thresholds, as a share of the trailing average price.
 _VERY_CHEAP = 0.60

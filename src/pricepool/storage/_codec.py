@@ -21,6 +21,10 @@ Row = tuple[int, int, float, float | None, float | None, str | None, str | None]
 
 _SECOND = timedelta(seconds=1)
 
+BAD_VALUE = (ValueError, TypeError, OverflowError, OSError)
+"""What decoding a stored value can raise: ``datetime.fromtimestamp`` raises OverflowError,
+or OSError (EOVERFLOW), for seconds out of range. Decoding does no I/O of its own."""
+
 
 def stamp(instant: datetime) -> int | float:
     """POSIX seconds of ``instant``: an int when whole, else a float exact to the microsecond."""
@@ -30,7 +34,7 @@ def stamp(instant: datetime) -> int | float:
 
 
 def instant(value: object) -> datetime:
-    """The UTC instant ``value`` POSIX seconds name; TypeError for anything but a number."""
+    """The UTC instant ``value`` POSIX seconds name; one of ``BAD_VALUE`` if it names none."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"expected POSIX seconds, got {value!r}")
     return datetime.fromtimestamp(value, UTC)
@@ -50,7 +54,7 @@ def row(item: PriceInterval) -> Row:
 
 
 def interval(values: Sequence[Any], tz: ZoneInfo) -> PriceInterval:
-    """The interval a row describes, its start shown in ``tz``; ValueError or TypeError if bad."""
+    """The interval a row describes, its start shown in ``tz``; one of ``BAD_VALUE`` if bad."""
     start, length, total, energy, tax, level, currency = values
     if not isinstance(start, int) or not isinstance(length, int):
         raise TypeError(
@@ -88,12 +92,8 @@ def cause(err: BaseException) -> str:
     return str(err) or type(err).__name__
 
 
-def set_aside(path: Path, why: str, companions: Iterable[str] = ()) -> Path:
-    """Rename ``path`` to ``<name>.corrupt.<UTC time>`` and log both paths.
-
-    ``companions`` are suffixes of files that belong to ``path`` (SQLite's ``-wal``) and
-    follow it. The file is kept for inspection, never overwritten.
-    """
+def aside(path: Path) -> Path:
+    """A free name ``<name>.corrupt.<UTC time>`` beside ``path``, for evidence."""
     tag = system_clock().strftime("%Y%m%dT%H%M%SZ")
     target = path.with_name(f"{path.name}.corrupt.{tag}")
     count = 1
@@ -101,6 +101,16 @@ def set_aside(path: Path, why: str, companions: Iterable[str] = ()) -> Path:
         # Two bad files within one second must not overwrite each other's evidence.
         count += 1
         target = path.with_name(f"{path.name}.corrupt.{tag}.{count}")
+    return target
+
+
+def set_aside(path: Path, why: str, companions: Iterable[str] = ()) -> Path:
+    """Rename ``path`` to ``<name>.corrupt.<UTC time>`` and log both paths.
+
+    ``companions`` are suffixes of files that belong to ``path`` (SQLite's ``-wal``) and
+    follow it. The file is kept for inspection, never overwritten.
+    """
+    target = aside(path)
     os.replace(path, target)
     for suffix in companions:
         extra = path.with_name(path.name + suffix)

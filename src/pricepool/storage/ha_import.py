@@ -26,16 +26,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..errors import InvalidResponseError, StorageError
-from ..model import HomeInfo, PriceInterval, Span, zone
+from ..model import HomeInfo, PriceInterval, Span, node_start, slot_length, zone
+from ..timeline import key, key_end
 from ._codec import union
 from .base import Group, Snapshot
 
 __all__ = ["import_ha"]
 
-# Tibber's prices became quarter-hourly on this day; a lone interval's length follows it.
-_QUARTERS_FROM = datetime(2025, 10, 1, tzinfo=UTC)
 _LONGEST = timedelta(hours=1)
-_QUARTER = timedelta(minutes=15)
 _EXPECTED = 'version 1 with "home_id" and "fetch_groups" (bare or in a Store envelope)'
 
 
@@ -146,14 +144,10 @@ def _parse(
     """The nodes as intervals, sorted; each lasts until its nearest neighbour starts."""
     by_start: dict[datetime, Mapping[str, Any]] = {}
     for node in nodes:
-        raw = node.get("startsAt") if isinstance(node, Mapping) else None
-        if not isinstance(raw, str):
-            raise TypeError(f"price node without a startsAt string: {node!r}")
-        start = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        if start.tzinfo is None:
-            raise ValueError(f"price node startsAt without an offset: {raw!r}")
+        if not isinstance(node, Mapping):
+            raise TypeError(f"price node is not an object: {node!r}")
         # A start listed twice in one fetch: the later node wins.
-        by_start[start.astimezone(UTC)] = node
+        by_start[node_start(node).astimezone(UTC)] = node
     order = sorted(by_start)
     items = []
     for index, start in enumerate(order):
@@ -165,8 +159,8 @@ def _parse(
         if index + 1 < len(order):
             gaps.append(order[index + 1] - start)
         fitting = [gap for gap in gaps if gap <= _LONGEST]
-        default = _QUARTER if start >= _QUARTERS_FROM else _LONGEST
-        length = min(fitting) if fitting else default
+        # Alone, it lasts a slot of its home-local day (the 2025-10-01 switch is local).
+        length = min(fitting) if fitting else slot_length(start.astimezone(tz).date())
         items.append(
             PriceInterval.from_node(by_start[start], tz=tz, length=length, currency=currency)
         )
@@ -177,7 +171,8 @@ def _runs(items: list[PriceInterval]) -> list[list[PriceInterval]]:
     """``items`` (sorted) cut where one interval does not end where the next starts."""
     runs: list[list[PriceInterval]] = []
     for item in items:
-        if runs and runs[-1][-1].end == item.start:
+        # Compared as instants: in one zone the autumn night's two 02:15s are equal wall times.
+        if runs and key_end(runs[-1][-1]) == key(item):
             runs[-1].append(item)
         else:
             runs.append([item])

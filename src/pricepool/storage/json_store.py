@@ -35,7 +35,7 @@ from urllib.parse import quote, unquote
 
 from ..errors import StorageError
 from ..model import HomeInfo, PriceInterval, Span
-from ._codec import cause, interval, row, set_aside
+from ._codec import BAD_VALUE, cause, interval, row, set_aside
 from .base import Group, Pending, Snapshot
 
 __all__ = ["MINOR_VERSION", "VERSION", "JsonFileStore"]
@@ -54,6 +54,9 @@ Empty while 1.1 is the only layout; the next layout registers its step from (1, 
 _PREFIX = "pricepool."
 _SUFFIX = ".json"
 _STALE_SECONDS = 60
+# json.JSONDecodeError and UnicodeDecodeError are ValueErrors; a missing key or a short list
+# is a KeyError or IndexError.
+_UNDECODABLE = (*BAD_VALUE, KeyError, IndexError)
 _R = TypeVar("_R")
 
 
@@ -138,8 +141,7 @@ class JsonFileStore:
             document = json.loads(raw)
             data = _open_envelope(document, path, f"{_PREFIX}{home_id}")
             snapshot = decode(data, home_id)
-        except (ValueError, TypeError, KeyError, IndexError) as err:
-            # json.JSONDecodeError and UnicodeDecodeError are ValueErrors too.
+        except _UNDECODABLE as err:
             why = f"{type(err).__name__}: {err}"
             try:
                 set_aside(path, why)
@@ -298,7 +300,7 @@ def encode(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def decode(data: dict[str, Any], home_id: str) -> Snapshot:
-    """The snapshot in ``data``; ValueError, TypeError or KeyError when it is malformed."""
+    """The snapshot in ``data``; one of ``_UNDECODABLE`` when it is malformed."""
     raw = data["home"]
     home = HomeInfo(
         _text(raw["id"], "home id"),

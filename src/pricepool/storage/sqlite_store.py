@@ -19,6 +19,12 @@ deleted, groups holding a different number are rewritten, the span of each new g
 rewritten from the snapshot; coverage and pending (a few rows) are replaced. When the
 revision shows another writer, or the store has not seen the home, the home is rewritten
 whole. Saving one new day into a year is therefore O(day), not O(year).
+
+A file that is not a database is renamed aside whole (``<db>.corrupt.<UTC time>``). A home
+holding a value that cannot be read back (seconds beyond the calendar, an unknown zone, a
+level that does not exist) costs only that home: its rows move into a new database of this
+schema at ``<db>.corrupt.<UTC time>``, it loads as None and the pool starts it empty; the
+other homes are not touched.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from typing import Any, Self, TypeVar
 
 from ..errors import StorageError
 from ..model import HomeInfo, PriceInterval, Span
-from ._codec import cause, instant, interval, log, row, set_aside, stamp, union
+from ._codec import BAD_VALUE, aside, cause, instant, interval, log, row, set_aside, stamp, union
 from .base import Group, Pending, Snapshot
 
 __all__ = ["SCHEMA", "SqliteStore"]
@@ -99,6 +105,14 @@ _R = TypeVar("_R")
 
 _BUSY_SECONDS = 10.0
 _COMPANIONS = ("-wal", "-shm", "-journal")
+# Every table and the column naming the home: what a home's rows are.
+_TABLES = (
+    ("homes", "key"),
+    ("groups", "home"),
+    ("intervals", "home"),
+    ("coverage", "home"),
+    ("pending", "home"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,66 +257,59 @@ class SqliteStore:
         try:
             # One read transaction: a consistent view while another process writes.
             with _transaction(db, "BEGIN"):
-                found = db.execute(
-                    "SELECT key, time_zone, currency, nickname, revision FROM homes WHERE id = ?",
-                    (home_id,),
-                ).fetchone()
-                if found is None:
-                    self._written.pop(home_id, None)
-                    return None
-                key, time_zone, currency, nickname, revision = found
-                home = HomeInfo(home_id, time_zone, currency, nickname)
-                tz = home.tz
-                groups = [
-                    Group(gid, instant(at), Span(instant(a), instant(b)))
-                    for gid, at, a, b in db.execute(
-                        "SELECT id, fetched_at, span_start, span_end FROM groups "
-                        "WHERE home = ? ORDER BY id",
-                        (key,),
-                    )
-                ]
-                intervals: list[PriceInterval] = []
-                group_ids: list[int] = []
-                for *values, gid in db.execute(
-                    "SELECT start, length_s, total, energy, tax, level, currency, group_id "
-                    "FROM intervals WHERE home = ? ORDER BY start",
-                    (key,),
-                ):
-                    intervals.append(interval(values, tz))
-                    group_ids.append(gid)
-                coverage = [
-                    Span(instant(a), instant(b))
-                    for a, b in db.execute(
-                        "SELECT span_start, span_end FROM coverage WHERE home = ? ORDER BY rowid",
-                        (key,),
-                    )
-                ]
-                pending = [
-                    Pending(Span(instant(a), instant(b)), instant(at))
-                    for a, b, at in db.execute(
-                        "SELECT span_start, span_end, retry_at FROM pending WHERE home = ? "
-                        "ORDER BY rowid",
-                        (key,),
-                    )
-                ]
+                found = _read(db, home_id)
         except sqlite3.Error as err:
             raise StorageError(
                 f"cannot read home {home_id!r} from {self.path}: {cause(err)}"
             ) from err
-        except (ValueError, TypeError) as err:
-            raise StorageError(
-                f"home {home_id!r} in {self.path} holds a bad value: {cause(err)}"
-            ) from err
-        snapshot = Snapshot(
-            home,
-            groups=groups,
-            intervals=intervals,
-            group_ids=group_ids,
-            coverage=coverage,
-            pending=pending,
-        )
+        except BAD_VALUE as err:
+            found = self._set_aside(db, home_id, f"{type(err).__name__}: {err}")
+        if found is None:
+            self._written.pop(home_id, None)
+            return None
+        snapshot, revision = found
         self._written[home_id] = _Written.of(revision, snapshot)
         return snapshot
+
+    def _set_aside(
+        self, db: sqlite3.Connection, home_id: str, why: str
+    ) -> tuple[Snapshot, int] | None:
+        """Move the rows of a home that holds a bad value into a database of their own.
+
+        The other homes stay; this one starts empty, as a corrupt JSON file would. The
+        rows land in ``<db>.corrupt.<UTC time>`` (this schema, that home only) for
+        inspection. Under the write lock the home is read again: a writer may have
+        replaced it meanwhile, and then it is simply loaded.
+        """
+        target = aside(self.path)
+        exported = False
+        try:
+            with _transaction(db):
+                try:
+                    return _read(db, home_id)
+                except BAD_VALUE:
+                    pass
+                (key,) = db.execute("SELECT key FROM homes WHERE id = ?", (home_id,)).fetchone()
+                _export(db, key, target)
+                exported = True
+                for table, column in _TABLES:
+                    db.execute(f"DELETE FROM {table} WHERE {column} = ?", (key,))
+        except (sqlite3.Error, OSError) as err:
+            if exported:
+                # The rows stay where they were: a copy beside them would only mislead.
+                target.unlink(missing_ok=True)
+            raise StorageError(
+                f"home {home_id!r} in {self.path} holds a bad value ({why}) and could not be "
+                f"set aside: {cause(err)}"
+            ) from err
+        log.error(
+            "home %r in %s holds a bad value (%s); moved its rows to %s and starting it empty",
+            home_id,
+            self.path,
+            why,
+            target,
+        )
+        return None
 
     def _save(self, snapshot: Snapshot) -> None:
         db = self._connect()
@@ -340,6 +347,81 @@ class SqliteStore:
             (home.id, home.time_zone, home.currency, home.nickname),
         ).fetchone()
         return int(key), int(revision)
+
+
+def _read(db: sqlite3.Connection, home_id: str) -> tuple[Snapshot, int] | None:
+    """The home's snapshot and revision, None when absent; one of ``BAD_VALUE`` if bad."""
+    found = db.execute(
+        "SELECT key, time_zone, currency, nickname, revision FROM homes WHERE id = ?",
+        (home_id,),
+    ).fetchone()
+    if found is None:
+        return None
+    key, time_zone, currency, nickname, revision = found
+    home = HomeInfo(home_id, time_zone, currency, nickname)
+    tz = home.tz
+    groups = [
+        Group(gid, instant(at), Span(instant(a), instant(b)))
+        for gid, at, a, b in db.execute(
+            "SELECT id, fetched_at, span_start, span_end FROM groups WHERE home = ? ORDER BY id",
+            (key,),
+        )
+    ]
+    intervals: list[PriceInterval] = []
+    group_ids: list[int] = []
+    for *values, gid in db.execute(
+        "SELECT start, length_s, total, energy, tax, level, currency, group_id "
+        "FROM intervals WHERE home = ? ORDER BY start",
+        (key,),
+    ):
+        intervals.append(interval(values, tz))
+        group_ids.append(gid)
+    coverage = [
+        Span(instant(a), instant(b))
+        for a, b in db.execute(
+            "SELECT span_start, span_end FROM coverage WHERE home = ? ORDER BY rowid", (key,)
+        )
+    ]
+    pending = [
+        Pending(Span(instant(a), instant(b)), instant(at))
+        for a, b, at in db.execute(
+            "SELECT span_start, span_end, retry_at FROM pending WHERE home = ? ORDER BY rowid",
+            (key,),
+        )
+    ]
+    snapshot = Snapshot(
+        home,
+        groups=groups,
+        intervals=intervals,
+        group_ids=group_ids,
+        coverage=coverage,
+        pending=pending,
+    )
+    return snapshot, revision
+
+
+def _export(db: sqlite3.Connection, key: int, target: Path) -> None:
+    """Copy the rows of the home ``key`` as they are into a new database at ``target``."""
+    # O_EXCL: evidence is never written over; 0600 like the store itself.
+    os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    try:
+        out = sqlite3.connect(target, isolation_level=None)
+        try:
+            with _transaction(out):
+                for step in MIGRATIONS:
+                    step(out)
+                out.execute(f"PRAGMA user_version = {SCHEMA}")
+                for table, column in _TABLES:
+                    rows = db.execute(f"SELECT * FROM {table} WHERE {column} = ?", (key,))
+                    found = rows.fetchall()
+                    if found:
+                        marks = ", ".join("?" * len(found[0]))
+                        out.executemany(f"INSERT INTO {table} VALUES ({marks})", found)
+        finally:
+            out.close()
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
 
 
 @contextlib.contextmanager

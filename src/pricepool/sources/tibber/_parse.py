@@ -7,50 +7,24 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ...clock import local_midnight
 from ...errors import InvalidResponseError
-from ...model import PriceInterval, node_start
+from ...model import PriceInterval, node_start, slot_length
 
 __all__ = [
     "Page",
     "cursor",
-    "day_ceil",
-    "day_floor",
     "intervals",
     "items",
     "obj",
     "page",
     "slots",
     "start_of",
-    "step_at",
 ]
-
-# Tibber publishes quarter-hours from this (home-local) day on, hours before it.
-QUARTER_FROM = date(2025, 10, 1)
-_QUARTER = timedelta(minutes=15)
-_HOUR = timedelta(hours=1)
-
-
-def step_at(instant: datetime, tz: ZoneInfo) -> timedelta:
-    """The length Tibber's slots have on the local day holding ``instant``."""
-    return _QUARTER if instant.astimezone(tz).date() >= QUARTER_FROM else _HOUR
-
-
-def day_floor(instant: datetime, tz: ZoneInfo) -> datetime:
-    """Local midnight at or before ``instant``, in UTC."""
-    return local_midnight(instant.astimezone(tz).date(), tz).astimezone(UTC)
-
-
-def day_ceil(instant: datetime, tz: ZoneInfo) -> datetime:
-    """Local midnight at or after ``instant``, in UTC."""
-    floor = day_floor(instant, tz)
-    if floor == instant:
-        return floor
-    return local_midnight(instant.astimezone(tz).date() + timedelta(days=1), tz).astimezone(UTC)
 
 
 def slots(start: datetime, end: datetime, tz: ZoneInfo) -> int:
@@ -63,8 +37,7 @@ def slots(start: datetime, end: datetime, tz: ZoneInfo) -> int:
         tail = min(end, local_midnight(day + timedelta(days=1), tz)).astimezone(UTC)
         if tail <= head:
             return count
-        step = _QUARTER if day >= QUARTER_FROM else _HOUR
-        count += math.ceil((tail - head) / step)
+        count += math.ceil((tail - head) / slot_length(day))
         day += timedelta(days=1)
 
 
@@ -144,7 +117,7 @@ def intervals(
             j += 1
         run = starts[i:j]
         gaps = [b - a for a, b in itertools.pairwise(run)]
-        step = min(gaps) if gaps else step_at(run[0], tz)
+        step = min(gaps) if gaps else slot_length(day)
         for k, start in enumerate(run):
             length = min(gaps[k], step) if k < len(gaps) else step
             node = by_start[start]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,24 +15,21 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from ...clock import Clock, day_start, system_clock
+from ...clock import Clock, day_ceil, day_floor, day_start, system_clock
 from ...errors import AuthenticationError, InvalidResponseError, UnknownHomeError
-from ...model import HomeInfo, PriceInterval, Span, zone
+from ...model import HomeInfo, PriceInterval, Span, slot_length, zone
 from ..base import FetchResult
 from . import _queries
 from ._limiter import Limiter
 from ._parse import (
     Page,
     cursor,
-    day_ceil,
-    day_floor,
     intervals,
     items,
     obj,
     page,
     slots,
     start_of,
-    step_at,
 )
 from ._transport import Transport
 from ._transport import user_agent as agent
@@ -67,12 +65,39 @@ class _Answer:
                 (c for n in nodes if isinstance(c := n.get("currency"), str) and c), None
             )
 
+    def join(self, other: _Answer) -> None:
+        """Take in what another request heard (``other`` is left as it is)."""
+        self.nodes.extend(other.nodes)
+        self.time_zone = other.time_zone or self.time_zone
+        self.currency = self.currency or other.currency
+
+
+@dataclass(frozen=True, slots=True)
+class _Recent:
+    """The recent-window request's outcome, shared by every fetch that waited for it."""
+
+    answered: Span | None
+    pending: Span | None
+    heard: _Answer
+
+
+@dataclass(slots=True)
+class _Flight:
+    """A recent-window request under way and how many fetches wait for it."""
+
+    task: asyncio.Task[_Recent]
+    waiters: int = 0
+
+
+_FlightKey = tuple[str, str, datetime]
+
 
 class TibberSource:
     """Prices from Tibber's GraphQL API, as a ``PriceSource``.
 
-    The span from the day before yesterday (home-local) onward costs one request; older
-    spans are paged from ``priceInfoRange``. Answers cover whole local days.
+    The span from the day before yesterday (home-local) onward costs one request, which
+    concurrent fetches share; older spans are paged from ``priceInfoRange``. Answers cover
+    whole local days.
     """
 
     def __init__(
@@ -92,8 +117,13 @@ class TibberSource:
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        if not token:
+        if not isinstance(token, str) or not token.strip():
             raise AuthenticationError("no Tibber token given")
+        # A token read from a file or an environment variable often ends in a line break.
+        token = token.strip()
+        if any(unicodedata.category(c) == "Cc" for c in token):
+            # Never name the token: it is a secret, and an echo of it is how it leaks.
+            raise AuthenticationError("the Tibber token contains a line break or control character")
         if not timeout > 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
         if not retry_budget >= 0:
@@ -117,6 +147,7 @@ class TibberSource:
         )
         self._homes: list[HomeInfo] | None = None
         self._homes_lock = asyncio.Lock()
+        self._flights: dict[_FlightKey, _Flight] = {}
 
     def __repr__(self) -> str:
         return f"TibberSource(endpoint={self.endpoint!r})"
@@ -197,11 +228,50 @@ class TibberSource:
                 return self._result(home, heard, Span(start, reach), None)
         else:
             start = recent
-        end, pending = await self._recent(home, recent, today, tomorrow, horizon, heard)
-        if end is None:
-            end = None if start == recent else recent
-        answered = Span(start, end) if end is not None and end > start else None
-        return self._result(home, heard, answered, pending)
+        shared = await self._recent_once(home, recent, today, tomorrow, horizon)
+        heard.join(shared.heard)
+        answered = shared.answered
+        if start < recent:
+            # History answered [start, recent): only a recent answer from there extends it.
+            if answered is not None and answered.start == recent:
+                answered = Span(start, answered.end)
+            else:
+                answered = Span(start, recent)
+        return self._result(home, heard, answered, shared.pending)
+
+    async def _recent_once(
+        self,
+        home: HomeInfo,
+        recent: datetime,
+        today: datetime,
+        tomorrow: datetime,
+        horizon: datetime,
+    ) -> _Recent:
+        """The recent-window answer, from one request shared by concurrent fetches.
+
+        Each fetch waits through a shield, so a cancelled one leaves the request to the
+        others; when the last one gives up, the request is cancelled. Nothing is kept once
+        the request ends, so a failure reaches every waiter and the next fetch asks again.
+        """
+        key = (home.id, home.time_zone, recent)
+        flight = self._flights.get(key)
+        if flight is None or flight.task.done():
+            task = asyncio.ensure_future(self._recent(home, recent, today, tomorrow, horizon))
+            flight = self._flights[key] = _Flight(task)
+            task.add_done_callback(lambda _: self._land(key, flight))
+        flight.waiters += 1
+        try:
+            return await asyncio.shield(flight.task)
+        finally:
+            flight.waiters -= 1
+            if flight.waiters == 0 and not flight.task.done():
+                # Every fetch gave up: stop the request, and let the next fetch start anew.
+                self._land(key, flight)
+                flight.task.cancel()
+
+    def _land(self, key: _FlightKey, flight: _Flight) -> None:
+        if self._flights.get(key) is flight:
+            del self._flights[key]
 
     async def _recent(
         self,
@@ -210,10 +280,14 @@ class TibberSource:
         today: datetime,
         tomorrow: datetime,
         horizon: datetime,
-        heard: _Answer,
-    ) -> tuple[datetime | None, Span | None]:
-        """One request for [recent, horizon): where its answer ends, and what is pending."""
+    ) -> _Recent:
+        """One request for [recent, horizon): what its answer covers, and what is pending.
+
+        The answer starts at ``recent``, or at ``today`` when the range part came back
+        empty: Tibber has today, so the days before it cannot be known to be empty.
+        """
         tz = home.tz
+        heard = _Answer()
         data = await self._http.query(
             _queries.RECENT,
             {"homeId": home.id, "first": slots(recent, today, tz), "after": cursor(recent, tz)},
@@ -225,11 +299,18 @@ class TibberSource:
         info = obj(sub.get("priceInfo"), "priceInfo") or {}
         first = page(sub.get("priceInfoRange"))
         if first is None:
-            return None, None
-        ending = await self._range(home, recent, today, first, heard)
-        reach = _reach(recent, today, ending, heard, tz)
-        if reach != today:
-            return reach, None
+            return _Recent(None, None, heard)
+        begin = recent
+        if first.nodes:
+            ending = await self._range(home, recent, today, first, heard)
+            reach = _reach(recent, today, ending, heard, tz)
+            if reach != today:
+                answered = Span(recent, reach) if reach is not None else None
+                return _Recent(answered, None, heard)
+        else:
+            # An empty page here is not "nothing exists": that holds only before the home's
+            # data begins, and today says the data has begun. Answer from today on, if at all.
+            begin = today
         days = items(info.get("today"), "priceInfo.today") or []
         later = items(info.get("tomorrow"), "priceInfo.tomorrow") or []
         listed: list[Mapping[str, Any]] = [obj(n, "price node") or {} for n in [*days, *later]]
@@ -245,9 +326,10 @@ class TibberSource:
                 break
             reach = interval.end.astimezone(UTC)
         reach = min(reach, horizon)
+        answered = Span(begin, reach) if reach > begin else None
         if reach == tomorrow and not later:
-            return reach, Span(tomorrow, horizon)
-        return reach, None
+            return _Recent(answered, Span(tomorrow, horizon), heard)
+        return _Recent(answered, None, heard)
 
     async def _range(
         self,
@@ -284,17 +366,19 @@ class TibberSource:
             if current is None:
                 return "cut" if got else None
             if not current.nodes:
-                # An empty first page: nothing exists after start, e.g. before the home's data.
+                # An empty first page of a history request: nothing exists after start, e.g.
+                # before the home's data (the recent request never passes an empty page).
                 return "cut" if got else "done"
             heard.add(current.nodes)
             got += len(current.nodes)
             previous, newest = newest, max(start_of(n) for n in current.nodes)
-            if newest + step_at(newest, tz) >= end:
+            step = slot_length(newest.astimezone(tz).date())
+            if newest + step >= end:
                 # ``after`` is strict and ordered: nothing hides between the nodes and end.
                 return "done"
             if previous is not None and newest <= previous:
                 return "cut"
-            last = newest + step_at(newest, tz)
+            last = newest + step
             nxt = current.end_cursor
             if not current.has_next or nxt is None or nxt in seen:
                 return "cut"
