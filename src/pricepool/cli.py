@@ -1,10 +1,10 @@
 """The ``pricepool`` command: the demo, homes, prices, cheapest windows and the cache.
 
-Options every command takes (before or after its name): ``--token``, ``--endpoint``,
-``--store``, ``-v/--verbose``, ``-q/--quiet`` and ``--retry-budget``. Exit codes: 0 done
-(also when the API failed but cached prices were shown, with a warning), 1 an error of the
-API or the store, or nothing to choose from because prices are not published yet, 2 a usage
-error (bad option, unknown home, no token).
+Each command takes the options it uses of ``--token``, ``--endpoint``, ``--store``,
+``-v/--verbose``, ``-q/--quiet`` and ``--retry-budget``; all of them may also go before the
+command's name. Exit codes: 0 done (also when the API failed but cached prices were shown,
+with a warning), 1 an error of the API or the store, or nothing to choose from because
+prices are not published yet, 2 a usage error (bad option, unknown home, no token, no store).
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ from pricepool.sources.tibber import ENDPOINT
 
 from ._cli import cache as cache_ops
 from ._cli.cheapest import average, cheapest_slots, cheapest_window
-from ._cli.config import ConfigError, load_config
+from ._cli.config import ConfigError, check_endpoint, load_config
 from ._cli.demo import run_demo
 from ._cli.output import (
+    REPEATED_HOUR,
     Hour,
     chart,
     currency_of,
@@ -59,8 +60,11 @@ from ._cli.output import (
     prices_csv,
     prices_json,
     prices_table,
+    range_text,
+    rounded,
+    span_dict,
 )
-from ._cli.publication import unpublished
+from ._cli.publication import gaps_text, missing, unpublished
 from ._cli.session import (
     MissingTokenError,
     NotKnown,
@@ -69,6 +73,7 @@ from ._cli.session import (
     UsageProblem,
     describe,
 )
+from ._cli.usage import Command, Group, Root
 from ._cli.when import midnight, parse_duration, parse_when, parse_within
 
 __all__ = ["app", "main"]
@@ -77,6 +82,7 @@ T = TypeVar("T")
 
 app = typer.Typer(
     name="pricepool",
+    cls=Root,
     help=(
         "Electricity spot prices for your homes, cached so that Tibber's API is asked only "
         "for what pricepool has never been told. Try [bold]pricepool demo[/bold]: it needs "
@@ -88,6 +94,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 cache_app = typer.Typer(
+    cls=Group,
     help="What the store holds: stats, coverage, retention, export and import.",
     no_args_is_help=True,
 )
@@ -110,64 +117,110 @@ class DumpFormat(StrEnum):
     csv = "csv"
 
 
-# -- options every command takes ------------------------------------------------------------
+# -- options the commands take ----------------------------------------------------------------
 
 
 def _now(text: str | None) -> datetime | None:
     if text is None:
         return None
-    instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    try:
+        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO timestamp") from None
     if instant.tzinfo is None:
-        raise typer.BadParameter("--now needs an offset, e.g. 2026-11-26T14:00+01:00")
+        raise typer.BadParameter("needs an offset, e.g. 2026-11-26T14:00+01:00")
     return instant
 
 
-_COMMON: dict[str, Any] = {
-    "token": Annotated[
+def _url(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            check_endpoint(value)
+        except ValueError as err:
+            raise typer.BadParameter(str(err)) from None
+    return value
+
+
+def _seconds(value: float | None) -> float | None:
+    if value is not None and not value >= 0:
+        raise typer.BadParameter("must be 0 or more seconds")
+    return value
+
+
+def _at_least_one(value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise typer.BadParameter("must be at least 1")
+    return value
+
+
+def _port(value: int) -> int:
+    if not 0 <= value <= 65535:
+        raise typer.BadParameter("must be 0 to 65535")
+    return value
+
+
+# Each option: its type, declarations and help. ``metavar=""`` keeps a flag's type column
+# blank (typer 0.29 would print ``<bool>``); number checks are callbacks, not ``min=``, so
+# that help shows no ``[x>=0]`` either.
+_COMMON: dict[str, tuple[Any, tuple[str, ...], dict[str, Any]]] = {
+    "token": (
         str | None,
-        typer.Option(
-            "--token",
-            help="Tibber API token (else $TIBBER_TOKEN, else token in config.toml). "
-            "For [bold]simulator[/bold]: the token it requires.",
-            show_default=False,
-        ),
-    ],
-    "endpoint": Annotated[
+        ("--token",),
+        {"metavar": "TOKEN", "help": "Tibber API token (else $TIBBER_TOKEN or config.toml)."},
+    ),
+    "endpoint": (
         str | None,
-        typer.Option(
-            "--endpoint",
-            help="GraphQL endpoint, e.g. a local simulator's http://127.0.0.1:8080/v1-beta/gql.",
-            show_default=False,
-        ),
-    ],
-    "store": Annotated[
+        ("--endpoint",),
+        {"metavar": "URL", "callback": _url, "help": "GraphQL URL (default: Tibber's)."},
+    ),
+    "store": (
         str | None,
-        typer.Option(
-            "--store",
-            help="SQLite file, or a folder (existing, or ending in /) for JSON files. "
+        ("--store",),
+        {
+            "metavar": "PATH",
+            "help": "SQLite file, or a folder (existing, or ending in /) of JSON files. "
             "Default: pricepool.sqlite in the user's data folder.",
-            show_default=False,
-        ),
-    ],
-    "verbose": Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log what happens; tracebacks on errors.")
-    ],
-    "quiet": Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no remarks.")],
-    "retry_budget": Annotated[
+        },
+    ),
+    "verbose": (
+        bool,
+        ("--verbose", "-v"),
+        {"metavar": "", "help": "Log what happens; tracebacks on errors."},
+    ),
+    "quiet": (
+        bool,
+        ("--quiet", "-q"),
+        {"metavar": "", "help": "No progress bar and no remarks."},
+    ),
+    "retry_budget": (
         float | None,
-        typer.Option(
-            "--retry-budget",
-            help="Seconds to keep retrying a failing API call (default 10).",
-            min=0,
-            show_default=False,
-        ),
-    ],
-    "now": Annotated[
+        ("--retry-budget",),
+        {
+            "metavar": "SECONDS",
+            "callback": _seconds,
+            "help": "How long to retry a failing API call (default 10).",
+        },
+    ),
+    "now": (
         str | None,
-        typer.Option("--now", hidden=True, help="Pretend it is this instant (for tests)."),
-    ],
+        ("--now",),
+        {"hidden": True, "help": "Pretend it is this instant (for tests)."},
+    ),
 }
 _DEFAULTS: dict[str, Any] = {"verbose": False, "quiet": False}
+
+# What each kind of command uses; the root takes them all, for use before a command's name.
+API = ("token", "endpoint", "store", "retry_budget", "verbose", "now")
+PRICES = (*API, "quiet")
+STORE = ("store", "verbose", "now")
+
+
+def _annotation(name: str, help_text: str | None = None) -> Any:
+    kind, decls, settings = _COMMON[name]
+    settings = {**settings, "show_default": False}
+    if help_text is not None:
+        settings["help"] = help_text
+    return Annotated[kind, typer.Option(*decls, **settings)]
 
 
 def _merge(ctx: typer.Context, given: dict[str, Any]) -> Options:
@@ -182,44 +235,48 @@ def _merge(ctx: typer.Context, given: dict[str, Any]) -> Options:
     return opts
 
 
-def common(func: Callable[..., None]) -> Callable[..., None]:
-    """Give a command the common options (merged with the ones before its name) and
-    turn pricepool's errors into one line and an exit code.
+def common(*names: str, **helps: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the options ``names`` (merged with the ones before its name) and
+    turn pricepool's errors into one line and an exit code; ``helps`` rewords an option's help.
 
     The command may take ``opts: Options``; typer never sees that parameter.
     """
-    signature = inspect.signature(func, eval_str=True)
-    wants = "opts" in signature.parameters
-    own = [
-        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-        for p in signature.parameters.values()
-        if p.name != "opts"
-    ]
-    extra = [
-        inspect.Parameter("ctx__", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context),
-        *(
-            inspect.Parameter(
-                name,
-                inspect.Parameter.KEYWORD_ONLY,
-                annotation=kind,
-                default=_DEFAULTS.get(name),
-            )
-            for name, kind in _COMMON.items()
-        ),
-    ]
 
-    @functools.wraps(func)
-    def run(**kwargs: Any) -> None:
-        ctx: typer.Context = kwargs.pop("ctx__")
-        opts = _merge(ctx, {name: kwargs.pop(name) for name in _COMMON})
-        if wants:
-            kwargs["opts"] = opts
-        with _reported(opts):
-            func(**kwargs)
+    def decorate(func: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(func, eval_str=True)
+        wants = "opts" in signature.parameters
+        own = [
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in signature.parameters.values()
+            if p.name != "opts"
+        ]
+        extra = [
+            inspect.Parameter("ctx__", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context),
+            *(
+                inspect.Parameter(
+                    name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=_annotation(name, helps.get(name)),
+                    default=_DEFAULTS.get(name),
+                )
+                for name in names
+            ),
+        ]
 
-    # typer reads the signature: the command's own parameters, then the common ones.
-    run.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
-    return run
+        @functools.wraps(func)
+        def run(**kwargs: Any) -> None:
+            ctx: typer.Context = kwargs.pop("ctx__")
+            opts = _merge(ctx, {name: kwargs.pop(name) for name in names})
+            if wants:
+                kwargs["opts"] = opts
+            with _reported(opts):
+                func(**kwargs)
+
+        # typer reads the signature: the command's own parameters, then the common ones.
+        run.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
+        return run
+
+    return decorate
 
 
 def _errors() -> Console:
@@ -287,15 +344,34 @@ def _when(name: str, text: str, **kwargs: Any) -> datetime:
         raise UsageProblem(f"{name}: {err}") from None
 
 
+def _ordered(start: str, end: str | None, lo: datetime, hi: datetime) -> None:
+    """Refuse a range that ends before it starts, in the words the user typed."""
+    if hi > lo:
+        return
+    said = f"--to {end}" if end is not None else "the default --to"
+    how = "ends as" if hi == lo else "ends before"
+    raise UsageProblem(f"{said} {how} --from {start} starts: the range is empty")
+
+
 HomeOpt = Annotated[
     str | None,
     typer.Option(
         "--home",
+        metavar="HOME",
         help="Home id, nickname or a unique start of the id. Default: the only home "
         "(or home in config.toml).",
         show_default=False,
     ),
 ]
+
+
+def _format(*names: str) -> Any:
+    return typer.Option(
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        help=" or ".join((", ".join(names[:-1]), names[-1])) + ".",
+    )
 
 
 # -- the root -------------------------------------------------------------------------------
@@ -308,30 +384,39 @@ def _version(value: bool) -> None:
 
 
 @app.callback(
-    epilog="Example: [bold]pricepool demo[/bold] · "
-    "[bold]pricepool --token $TIBBER_TOKEN prices --home Fjellstua --chart[/bold]"
+    epilog="Examples:\n"
+    "  pricepool demo\n"
+    "  pricepool prices --home Fjellstua --chart\n"
+    "  pricepool --endpoint http://127.0.0.1:8080/v1-beta/gql homes"
 )
-@common
+@common(*PRICES)
 def root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, metavar="", help="Show the version."
+        ),
     ] = False,
 ) -> None:
-    """Electricity spot prices for your homes, cached."""
+    """Electricity spot prices for your homes, cached.
+
+    Options given before a command's name apply to it (and are ignored by commands that do
+    not use them).
+    """
 
 
 # -- demo -----------------------------------------------------------------------------------
 
 
 @app.command(
+    cls=Command,
     help="Run everything on loopback: a simulated Tibber API, a pool with a SQLite store in a "
     "temporary folder, today's and tomorrow's prices, the cheapest 3 hours, and what the cache "
     "saved across a restart. Needs no token and no network.",
     short_help="Run everything on loopback, with no token and no network.",
-    epilog="Example: [bold]pricepool demo[/bold]",
+    epilog="Example:\n  pricepool demo",
 )
-@common
+@common("verbose", "now")
 def demo(opts: Options) -> None:
     """Run everything on loopback, with no token and no network."""
     out = _out()
@@ -342,11 +427,11 @@ def demo(opts: Options) -> None:
 # -- homes ----------------------------------------------------------------------------------
 
 
-@app.command(epilog="Example: [bold]pricepool homes --format json[/bold]")
-@common
+@app.command(cls=Command, epilog="Example:\n  pricepool homes --format json")
+@common(*API)
 def homes(
     opts: Options,
-    fmt: Annotated[Shape, typer.Option("--format", "-f", help="table or json.")] = Shape.table,
+    fmt: Annotated[Shape, _format("table", "json")] = Shape.table,
 ) -> None:
     """The account's homes: id, nickname, time zone and currency."""
 
@@ -380,39 +465,45 @@ PRICES_HELP = "\n\n".join(
         "an ISO timestamp (2026-11-26T14:00+01:00; without an offset, in the home's zone). A day "
         "given as --to includes that day. Default: today and tomorrow.",
         '--format json prints {"version": 1, "home": {id, nickname, time_zone, currency}, '
-        '"from", "to", "currency", "source_error": null or a message, "unpublished": null or '
-        '{from, to, expected_at, retry_at, message}, "intervals": [{start, '
-        "end, total, energy, tax, level}]}. --format csv prints the header "
+        '"from", "to", "currency", "source_error": null or a message, "missing": [{from, to}], '
+        '"unpublished": null or {from, to, expected_at, retry_at, message}, "intervals": '
+        "[{start, end, total, energy, tax, level}]}. --format csv prints the header "
         "start,end,total,energy,tax,level,currency. Times carry the home's UTC offset; a price "
         "part the API did not give is null (JSON) or empty (CSV).",
         "Prices for a day come out at 13:00 home time the day before: the part of the range "
         "not published yet is left out and named in one line on stderr (exit 0). When the API "
-        "cannot be reached, the cached prices are shown with a warning (exit 0); with nothing "
-        "cached, exit 1.",
+        "fails (unreachable, rate limited), the cached prices are shown and a warning names the "
+        "missing part (exit 0; in JSON: missing); with nothing cached, exit 1.",
     )
 )
 
 
 @app.command(
+    cls=Command,
     help=PRICES_HELP,
     short_help="A home's prices as a table, chart, JSON or CSV; cached ones when offline.",
-    epilog="Examples: [bold]pricepool prices --home Fjellstua --chart[/bold] · "
-    "[bold]pricepool prices --from 2026-01-01 --to 2026-03-31 --format csv > q1.csv[/bold]",
+    epilog="Examples:\n"
+    "  pricepool prices --home Fjellstua --chart\n"
+    "  pricepool prices --from 2026-01-01 --to 2026-03-31 -f csv > q1.csv",
 )
-@common
+@common(*PRICES)
 def prices(
     opts: Options,
     home: HomeOpt = None,
-    start: Annotated[str, typer.Option("--from", metavar="WHEN", help="First instant.")] = "today",
+    start: Annotated[
+        str, typer.Option("--from", metavar="WHEN", help="First instant (default: today).")
+    ] = "today",
     end: Annotated[
         str | None,
         typer.Option("--to", metavar="WHEN", help="End (a day: its end).", show_default=False),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table, json or csv.")] = (
-        Format.table
+    fmt: Annotated[Format, _format("table", "json", "csv")] = Format.table,
+    show_chart: Annotated[bool, typer.Option("--chart", metavar="", help="Draw a chart too.")] = (
+        False
     ),
-    show_chart: Annotated[bool, typer.Option("--chart", help="Draw a chart too.")] = False,
-    hourly: Annotated[bool, typer.Option("--hourly", help="Table of hourly averages.")] = False,
+    hourly: Annotated[
+        bool, typer.Option("--hourly", metavar="", help="Table of hourly averages.")
+    ] = False,
 ) -> None:
     async def work(session: Session) -> None:
         pool = await session.pool(home)
@@ -424,43 +515,51 @@ def prices(
         else:
             after = midnight(now.astimezone(tz).date() + timedelta(days=2), tz)
             hi = after if lo < after else midnight(lo.date() + timedelta(days=1), tz)
-        if hi <= lo:
-            raise UsageProblem(f"--to ({hi.isoformat()}) must be after --from ({lo.isoformat()})")
+        _ordered(start, end, lo, hi)
         items, problem = await session.intervals(pool, lo, hi)
         info = pool.home or info
+        lacking = missing(pool, lo, hi)
         note = describe(problem, session.endpoint) if problem else None
         if problem is not None:
             if not items:
                 raise problem
-            session.degraded(problem, "cached prices")
+            session.degraded(problem, "cached prices", gaps_text(lacking, tz) if lacking else None)
         later = unpublished(pool, lo, hi, now)
         if later is not None:
             shown = f"; showing up to {later.label(now)}" if items else ""
             session.note(later.message + shown)
         currency = currency_of(info, items)
         if fmt is Format.json:
-            typer.echo(prices_json(info, lo, hi, items, note, later.as_dict() if later else None))
+            typer.echo(
+                prices_json(info, lo, hi, items, note, later.as_dict() if later else None, lacking)
+            )
             return
         if fmt is Format.csv:
             typer.echo(prices_csv(items, tz, currency), nl=False)
             return
         out = _out()
-        title = f"{info.nickname or info.id}: {lo:%a %Y-%m-%d %H:%M} – {hi:%a %Y-%m-%d %H:%M}"
+        name = info.nickname or info.id
         if not items:
-            out.print(f"{title}: no prices known")
+            out.print(f"{name}: no prices known for {range_text(lo, hi)}")
             return
+        # The range shown is the one the prices cover, which may end before --to.
+        shown_range = range_text(items[0].start.astimezone(tz), items[-1].end.astimezone(tz))
         if hourly:
+            found = hours(items, tz)
+            title = f"{name} · hourly averages · {shown_range} · {currency}/kWh"
             by_day: dict[str, list[Hour]] = {}
-            for hour in hours(items, tz):
+            for hour in found:
                 by_day.setdefault(f"{hour.start:%a %d %b}", []).append(hour)
             side_by_side = days_table(list(by_day.items()), currency, title=title)
             # Days side by side while they fit; else one row per hour.
             if len(by_day) <= 3 and natural_width(side_by_side, out) <= out.width:
                 out.print(side_by_side)
             else:
-                out.print(hours_table(hours(items, tz), currency, title))
+                out.print(hours_table(found, currency, title))
+            if any(h.start.fold for h in found):
+                out.print(f"* {REPEATED_HOUR}")
         else:
-            out.print(prices_table(items, tz, currency, title))
+            out.print(prices_table(items, tz, currency, f"{name} · {shown_range}"))
         mean = average(items)
         if mean is not None:
             out.print(f"average {money(mean)} {currency}/kWh over {len(items)} intervals")
@@ -476,29 +575,37 @@ def prices(
 
 
 @app.command(
+    cls=Command,
     help="The cheapest contiguous window of --duration (its time-weighted average, over "
     "intervals of any length, never across a gap), or with --slots the N cheapest separate "
     "intervals. Prices not published yet (a day's come at 13:00 home time the day before) are "
-    "named on stderr; when nothing fits because of them, exit 1. --format json prints {version, "
-    "home, currency, from, to, unpublished, duration_minutes, window: {start, end, average}} or "
-    "{..., slots: [{start, end, total, energy, tax, level}], average}; unpublished is null or "
-    "as in prices.",
+    "named on stderr; when nothing fits because of them, exit 1.\n\n"
+    "--format json prints {version, home, currency, from, to, source_error, missing, "
+    "unpublished, duration_minutes, window: {start, end, average}} or {..., slots: [{start, "
+    "end, total, energy, tax, level}], average}; source_error, missing and unpublished are as "
+    "in prices. When nothing can be chosen it prints the same with window null (or slots [] "
+    "and average null) and an error message.",
     short_help="The cheapest window of a duration, or the N cheapest intervals.",
-    epilog="Examples: [bold]pricepool cheapest --duration 3h[/bold] · "
-    "[bold]pricepool cheapest --duration 90m --within tomorrow[/bold] · "
-    "[bold]pricepool cheapest --slots 4 --within today..tomorrow --format json[/bold]",
+    epilog="Examples:\n"
+    "  pricepool cheapest --duration 3h\n"
+    "  pricepool cheapest -d 90m --within tomorrow\n"
+    "  pricepool cheapest --slots 4 -w today..tomorrow -f json",
 )
-@common
+@common(*PRICES)
 def cheapest(
     opts: Options,
     duration: Annotated[
-        str, typer.Option("--duration", "-d", help="Window length: 3h, 90m, 1h30m, 2.5h.")
+        str,
+        typer.Option(
+            "--duration", "-d", metavar="LENGTH", help="Window length: 3h, 90m, 1h30m, 2.5h."
+        ),
     ] = "3h",
     within: Annotated[
         str,
         typer.Option(
             "--within",
             "-w",
+            metavar="RANGE",
             help="today, tomorrow, next24h, upcoming (now to the end of tomorrow), a date, "
             "or FROM..TO with WHENs as in prices.",
         ),
@@ -508,13 +615,14 @@ def cheapest(
         typer.Option(
             "--slots",
             "-n",
-            min=1,
+            metavar="N",
+            callback=_at_least_one,
             help="Instead: the N cheapest separate intervals.",
             show_default=False,
         ),
     ] = None,
     home: HomeOpt = None,
-    fmt: Annotated[Shape, typer.Option("--format", "-f", help="table or json.")] = Shape.table,
+    fmt: Annotated[Shape, _format("table", "json")] = Shape.table,
 ) -> None:
     """The cheapest contiguous window, or with --slots the N cheapest separate intervals."""
     try:
@@ -533,10 +641,11 @@ def cheapest(
         # From an hour earlier: the interval under way at ``lo`` started before it.
         items, problem = await session.intervals(pool, lo - timedelta(hours=1), hi)
         info = pool.home or info
+        lacking = missing(pool, lo, hi)
         if problem is not None:
             if not items:
                 raise problem
-            session.degraded(problem, "cached prices")
+            session.degraded(problem, "cached prices", gaps_text(lacking, tz) if lacking else None)
         later = unpublished(pool, lo, hi, now)
         known = sum(1 for i in items if i.end > lo and i.start < hi)
         currency = currency_of(info, items)
@@ -546,11 +655,19 @@ def cheapest(
             "currency": currency,
             "from": iso(lo),
             "to": iso(hi),
+            "source_error": describe(problem, session.endpoint) if problem else None,
+            "missing": [span_dict(s, tz) for s in lacking],
             "unpublished": later.as_dict() if later else None,
         }
         out = _out()
 
-        def missing(what: str) -> NotKnown:
+        def nothing(err: Exception, empty: dict[str, Any]) -> Exception:
+            """``err`` to raise, after the JSON saying the same when JSON was asked for."""
+            if fmt is Shape.json:
+                typer.echo(_dumps({**base, **empty, "error": str(err)}))
+            return err
+
+        def not_yet(what: str) -> NotKnown:
             """``what`` cannot be chosen because prices are not out yet."""
             assert later is not None
             shown = f"; prices known up to {later.label(now)}" if known else ""
@@ -559,20 +676,20 @@ def cheapest(
         if slots is not None:
             picked = cheapest_slots(items, slots, lo=lo, hi=hi)
             if not picked:
+                none: dict[str, Any] = {"slots": [], "average": None}
                 if later is not None:
-                    raise missing("intervals to choose from")
-                raise UsageProblem(
-                    f"no prices known from {lo:%Y-%m-%d %H:%M} to {hi:%Y-%m-%d %H:%M}"
-                )
+                    raise nothing(not_yet("intervals to choose from"), none)
+                raise nothing(UsageProblem(f"no prices known in {range_text(lo, hi)}"), none)
             if later is not None:
                 session.note(f"{later.message}; chose from prices up to {later.label(now)}")
             mean = average(picked)
             if fmt is Shape.json:
                 rows = [interval_dict(i, tz) for i in picked]
-                typer.echo(_dumps({**base, "slots": rows, "average": mean}))
+                chosen: dict[str, Any] = {"slots": rows, "average": rounded(mean)}
+                typer.echo(_dumps({**base, **chosen}))
                 return
             out.print(
-                f"The {len(picked)} cheapest intervals from {lo:%a %H:%M} to {hi:%a %H:%M} "
+                f"The {len(picked)} cheapest intervals in {range_text(lo, hi)} "
                 f"average {money(mean or 0.0)} {currency}/kWh:"
             )
             for item in picked:
@@ -585,13 +702,18 @@ def cheapest(
                     )
                 )
             return
+        minutes = length // timedelta(minutes=1)
         window = cheapest_window(items, length, lo=lo, hi=hi)
         if window is None:
+            empty: dict[str, Any] = {"duration_minutes": minutes, "window": None}
             if later is not None:
-                raise missing(f"{duration} window")
-            raise UsageProblem(
-                f"no gap-free {duration} of known prices from {lo:%a %Y-%m-%d %H:%M} to "
-                f"{hi:%a %Y-%m-%d %H:%M} ({known} intervals known)"
+                raise nothing(not_yet(f"{duration} window"), empty)
+            raise nothing(
+                UsageProblem(
+                    f"no gap-free {duration} of known prices in {range_text(lo, hi)} "
+                    f"({known} intervals known)"
+                ),
+                empty,
             )
         if later is not None:
             session.note(f"{later.message}; searched up to {later.label(now)}")
@@ -599,13 +721,9 @@ def cheapest(
             found = {
                 "start": iso(window.start.astimezone(tz)),
                 "end": iso(window.end.astimezone(tz)),
-                "average": window.average,
+                "average": rounded(window.average),
             }
-            typer.echo(
-                _dumps(
-                    {**base, "duration_minutes": length // timedelta(minutes=1), "window": found}
-                )
-            )
+            typer.echo(_dumps({**base, "duration_minutes": minutes, "window": found}))
             return
         out.print(
             Text.assemble(
@@ -622,41 +740,47 @@ def cheapest(
 # -- cache ----------------------------------------------------------------------------------
 
 
-@cache_app.callback(epilog="Example: [bold]pricepool cache stats --store ~/prices.sqlite[/bold]")
-@common
+@cache_app.callback(epilog="Example:\n  pricepool cache stats --store ~/prices.sqlite")
+@common("store", "verbose")
 def cache() -> None:
     """What the store holds, read without asking the API (no token needed)."""
 
 
-@cache_app.command(epilog="Example: [bold]pricepool cache stats[/bold]")
-@common
+@cache_app.command(cls=Command, epilog="Example:\n  pricepool cache stats -f json")
+@common(*STORE)
 def stats(
     opts: Options,
     home: HomeOpt = None,
-    fmt: Annotated[Shape, typer.Option("--format", "-f", help="table or json.")] = Shape.table,
+    fmt: Annotated[Shape, _format("table", "json")] = Shape.table,
 ) -> None:
     """Per home: intervals, fetch groups, first and last price, days covered, pending spans."""
     _run(opts, lambda s: cache_ops.stats(s, _out(), home, fmt.value))
 
 
-@cache_app.command(epilog="Example: [bold]pricepool cache coverage --home Fjellstua[/bold]")
-@common
+@cache_app.command(cls=Command, epilog="Example:\n  pricepool cache coverage --home Fjellstua")
+@common(*STORE)
 def coverage(opts: Options, home: HomeOpt = None) -> None:
     """Per home: the spans the API has answered, and those not published yet."""
     _run(opts, lambda s: cache_ops.coverage(s, _out(), home))
 
 
 @cache_app.command(
+    cls=Command,
     help="Run retention: evict the oldest fetches beyond --max-intervals per home, never those "
     "holding the days from the day before yesterday to tomorrow.",
-    epilog="Example: [bold]pricepool cache gc --max-intervals 20000 --dry-run[/bold]",
+    epilog="Example:\n  pricepool cache gc --max-intervals 20000 --dry-run",
 )
-@common
+@common(*STORE)
 def gc(
     opts: Options,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", metavar="", help="Only say what would go.")
+    ] = False,
     max_intervals: Annotated[
-        int, typer.Option("--max-intervals", min=1, help="Intervals kept per home.")
+        int,
+        typer.Option(
+            "--max-intervals", metavar="N", callback=_at_least_one, help="Intervals kept per home."
+        ),
     ] = 35_040,
     home: HomeOpt = None,
 ) -> None:
@@ -665,18 +789,17 @@ def gc(
 
 
 @cache_app.command(
+    cls=Command,
     help='Everything the store holds. JSON: {"version": 1, "homes": [{id, nickname, time_zone, '
     "currency, coverage, pending, intervals}]}. CSV: the header "
     "home,start,end,total,energy,tax,level,currency.",
     short_help="Everything the store holds, as JSON or CSV.",
-    epilog="Example: [bold]pricepool cache export --format csv > prices.csv[/bold]",
+    epilog="Example:\n  pricepool cache export -f csv > prices.csv",
 )
-@common
+@common(*STORE)
 def export(
     opts: Options,
-    fmt: Annotated[DumpFormat, typer.Option("--format", "-f", help="json or csv.")] = (
-        DumpFormat.json
-    ),
+    fmt: Annotated[DumpFormat, _format("json", "csv")] = DumpFormat.json,
     home: HomeOpt = None,
 ) -> None:
     """Everything the store holds, as JSON or CSV."""
@@ -690,30 +813,42 @@ def export(
 
 @cache_app.command(
     "import-ha",
-    epilog="Example: [bold]pricepool cache import-ha "
-    "/config/.storage/tibber_prices.interval_pool.01J… --time-zone Europe/Oslo[/bold]",
+    cls=Command,
+    help="Import the Home Assistant tibber_prices interval pool file (from .storage/ in the "
+    "Home Assistant config folder) into the store, which is created if needed.",
+    short_help="Import a Home Assistant tibber_prices interval pool file.",
+    epilog="Example:\n  pricepool cache import-ha tibber_prices.interval_pool.01J… "
+    "--time-zone Europe/Oslo",
 )
-@common
+@common(*STORE)
 def import_ha(
     opts: Options,
-    file: Annotated[Path, typer.Argument(help="Home Assistant tibber_prices interval pool file.")],
+    file: Annotated[
+        Path,
+        typer.Argument(metavar="FILE", help="Home Assistant tibber_prices interval pool file."),
+    ],
     home: Annotated[
         str | None,
-        typer.Option("--home", help="Store under this home id instead of the file's."),
+        typer.Option(
+            "--home", metavar="ID", help="Store under this home id instead of the file's."
+        ),
     ] = None,
     time_zone: Annotated[
         str | None,
         typer.Option(
             "--time-zone",
+            metavar="ZONE",
             help="The home's IANA zone (the file does not say); default: the store's.",
             show_default=False,
         ),
     ] = None,
     replace: Annotated[
-        bool, typer.Option("--replace", help="Overwrite a home the store already holds.")
+        bool,
+        typer.Option("--replace", metavar="", help="Overwrite a home the store already holds."),
     ] = False,
 ) -> None:
-    """Import the Home Assistant tibber_prices interval pool file into the store."""
+    if not file.is_file():
+        raise UsageProblem(f"no file at {file}" if not file.exists() else f"{file} is not a file")
     _run(opts, lambda s: cache_ops.import_file(s, _out(), file, home, time_zone, replace))
 
 
@@ -721,17 +856,24 @@ def import_ha(
 
 
 @app.command(
+    cls=Command,
     help="Serve a Tibber-compatible GraphQL API with three synthetic homes until Ctrl-C. Point "
     "other commands at it with --endpoint.",
     short_help="Serve a Tibber-compatible API on loopback.",
-    epilog="Example: [bold]pricepool simulator --port 8080 --token secret[/bold] · then "
-    "[bold]pricepool homes --endpoint http://127.0.0.1:8080/v1-beta/gql --token secret[/bold]",
+    epilog="Example, in two shells:\n"
+    "  pricepool simulator --port 8080 --token secret\n"
+    "  pricepool homes --token secret \\\n"
+    "      --endpoint http://127.0.0.1:8080/v1-beta/gql",
 )
-@common
+@common("token", "verbose", "now", token="The token clients must send (default: any).")
 def simulator(
     opts: Options,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port (0: any free one).")] = 8080,
+    host: Annotated[
+        str, typer.Option("--host", metavar="HOST", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", callback=_port, help="Port (0: any free one).")
+    ] = 8080,
 ) -> None:
     """Serve a Tibber-compatible GraphQL API with three synthetic homes until Ctrl-C."""
     clock = ManualClock(opts.now) if opts.now is not None else None

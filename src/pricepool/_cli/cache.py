@@ -26,7 +26,7 @@ from pricepool import (
     import_ha,
 )
 
-from .output import csv_rows, home_dict, interval_dict, iso, span_text
+from .output import csv_rows, days_text, home_dict, interval_dict, iso, span_text
 from .session import Session, UsageProblem, match_home
 
 __all__ = ["coverage", "export", "gc", "import_file", "stats"]
@@ -43,6 +43,7 @@ class Offline:
 
 
 async def _snapshots(session: Session, wanted: str | None) -> list[Snapshot]:
+    session.require_store()
     found = []
     for home_id in await session.store.homes():
         snapshot = await session.store.load(home_id)
@@ -115,8 +116,9 @@ async def stats(session: Session, out: Console, wanted: str | None, fmt: str) ->
             first = snap.intervals[0].start.astimezone(tz)
             last = snap.intervals[-1].end.astimezone(tz)
             out.print(f"  prices     {first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M}")
-        days, spans = row["covered_days"], _count(row["covered_spans"], "span")
-        out.print(f"  answered   {days:.1f} days in {spans}")
+        covered = sum((s.end - s.start for s in snap.coverage), timedelta(0))
+        spans = _count(row["covered_spans"], "span")
+        out.print(f"  answered   {days_text(covered.total_seconds())} in {spans}")
         if snap.pending:
             when = _moment(min(p.retry_at for p in snap.pending).astimezone(tz), session)
             pending = _count(len(snap.pending), "span")
@@ -159,8 +161,8 @@ async def coverage(session: Session, out: Console, wanted: str | None) -> None:
         if not snap.coverage:
             out.print("  nothing answered yet")
         for span in snap.coverage:
-            days = (span.end - span.start).total_seconds() / 86400
-            out.print(f"  answered  {span_text(span, tz)}  ({days:.2f} days)")
+            days = days_text((span.end - span.start).total_seconds())
+            out.print(f"  answered  {span_text(span, tz)}  ({days})")
         for item in snap.pending:
             when = _moment(item.retry_at.astimezone(tz), session)
             out.print(f"  pending   {span_text(item.span, tz)}  ask again after {when}")
@@ -252,7 +254,8 @@ async def import_file(
     replace: bool,
 ) -> None:
     """Import a Home Assistant ``tibber_prices`` pool file into the store."""
-    target = home_id or _home_named(path)
+    named = _home_named(path)  # checks the layout before anything is asked of the user
+    target = home_id or named
     known = await session.store.load(target) if target else None
     zone = time_zone or (known.home.time_zone if known else None)
     if zone is None:
@@ -296,5 +299,11 @@ def _home_named(path: Path) -> str | None:
     except ValueError as err:
         raise StorageError(f"{path} is not JSON: {err}") from err
     data = document.get("data", document) if isinstance(document, dict) else None
-    named = data.get("home_id") if isinstance(data, dict) else None
+    # The layout first: a file of another kind should not be asked for its time zone.
+    if not isinstance(data, dict) or not isinstance(data.get("fetch_groups"), list):
+        raise StorageError(
+            f"{path} is not a tibber_prices interval pool file (expected "
+            '"fetch_groups" and "home_id", bare or in a Home Assistant Store envelope)'
+        )
+    named = data.get("home_id")
     return named if isinstance(named, str) else None

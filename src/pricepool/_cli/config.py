@@ -12,12 +12,20 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from platformdirs import user_config_dir, user_data_dir
 
 from pricepool import JsonFileStore, SqliteStore, Store
 
-__all__ = ["Config", "config_path", "default_store", "load_config", "open_store"]
+__all__ = [
+    "Config",
+    "check_endpoint",
+    "config_path",
+    "default_store",
+    "load_config",
+    "open_store",
+]
 
 APP = "pricepool"
 TOKEN_ENV = "TIBBER_TOKEN"
@@ -29,6 +37,17 @@ def config_path() -> Path:
 
 def default_store() -> Path:
     return Path(user_data_dir(APP)) / "pricepool.sqlite"
+
+
+def check_endpoint(text: str) -> None:
+    """Raise ValueError unless ``text`` is an http(s) URL with a host."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{text!r} is not an http(s) URL, e.g. http://127.0.0.1:8080/v1-beta/gql")
 
 
 class ConfigError(Exception):
@@ -61,6 +80,11 @@ def load_config(path: Path | None = None) -> Config:
             raise ConfigError(f"{path}: {name} must be a string")
         if value:
             found[name] = value
+    if "endpoint" in found:
+        try:
+            check_endpoint(found["endpoint"])
+        except ValueError as err:
+            raise ConfigError(f"{path}: endpoint {err}") from None
     return Config(**found)
 
 

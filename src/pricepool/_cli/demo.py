@@ -23,7 +23,7 @@ from pricepool import (
 from pricepool.simulator import DEFAULT_HOMES, Simulator
 
 from .cheapest import cheapest_window
-from .output import chart, days_table, homes_table, hours, money
+from .output import REPEATED_HOUR, WINDOW_MARK, chart, days_table, homes_table, hours, money
 from .publication import PUBLISH_AT
 from .when import midnight
 
@@ -153,17 +153,15 @@ def _show_days(
     first = [i for i in items if i.start < tomorrow]
     second = [i for i in items if i.start >= tomorrow]
     window = cheapest_window(items, timedelta(hours=3), lo=at)
+    days = [
+        (f"today {today:%a %d}", hours(first, zone)),
+        (f"tomorrow {tomorrow:%a %d}", hours(second, zone)),
+    ]
     out.print(
-        days_table(
-            [
-                (f"today {today:%a %d}", hours(first, zone)),
-                (f"tomorrow {tomorrow:%a %d}", hours(second, zone)),
-            ],
-            currency,
-            window,
-            title=f"{name}: hourly averages, {currency}/kWh",
-        )
+        days_table(days, currency, window, title=f"{name} · hourly averages · {currency}/kWh")
     )
+    if any(hour.start.fold for _, found in days for hour in found):
+        out.print(f"* {REPEATED_HOUR}")
     out.print(
         Text.from_ansi(
             chart(
@@ -177,6 +175,7 @@ def _show_days(
         )
     )
     if window is not None:
+        out.print(f"{WINDOW_MARK} the cheapest 3 hours from now")
         out.print(
             Text.assemble(
                 ("Cheapest 3 hours from now: ", "bold"),

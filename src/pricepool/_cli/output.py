@@ -7,11 +7,17 @@ JSON (``prices --format json``), version 1::
      "from": "2026-11-26T00:00:00+01:00", "to": "2026-11-28T00:00:00+01:00",
      "currency": "NOK",
      "source_error": null,
+     "missing": [],
      "unpublished": null,
      "intervals": [{"start": "2026-11-26T00:00:00+01:00", "end": "2026-11-26T00:15:00+01:00",
                     "total": 0.9123, "energy": 0.7298, "tax": 0.1825, "level": "NORMAL"}]}
 
-``unpublished`` (added without a version change; readers ignore keys they do not know) is
+``missing`` (added without a version change; readers ignore keys they do not know) lists
+the parts ``[{"from", "to"}]`` of the range the source has never answered, e.g. because it
+was unreachable or rate limited (``source_error`` says why); ``[]`` when nothing is missing.
+Parts not published yet are not in it but in ``unpublished``.
+
+``unpublished`` (added the same way) is
 null, or when part of the range has no published prices yet ``{"from", "to",
 "expected_at", "retry_at", "message"}``: that part, when its first day's prices are due
 (13:00 home-local the day before), when the pool asks again if they are late (else null),
@@ -45,6 +51,8 @@ from .cheapest import Window
 
 __all__ = [
     "CSV_HEADER",
+    "REPEATED_HOUR",
+    "WINDOW_MARK",
     "Hour",
     "chart",
     "days_table",
@@ -57,6 +65,9 @@ __all__ = [
     "prices_csv",
     "prices_json",
     "prices_table",
+    "range_text",
+    "rounded",
+    "span_dict",
 ]
 
 CSV_HEADER = ("start", "end", "total", "energy", "tax", "level", "currency")
@@ -74,6 +85,36 @@ def level_text(level: PriceLevel | None) -> Text:
     if level is None:
         return Text("")
     return Text(level.value.lower().replace("_", " "), style=LEVEL_STYLE[level])
+
+
+def rounded(value: float | None) -> float | None:
+    """A computed price (an average) to 4 decimals, as the source gives prices."""
+    return None if value is None or math.isnan(value) else round(value, 4)
+
+
+def days_text(seconds: float) -> str:
+    """``330 days``, or ``26.96 days`` when not whole."""
+    days = seconds / 86400
+    whole = round(days)
+    if abs(days - whole) < 0.005:
+        return "1 day" if whole == 1 else f"{whole} days"
+    return f"{days:.2f} days"
+
+
+def range_text(start: datetime, end: datetime) -> str:
+    """``Thu 2026-11-26 – Fri 2026-11-27`` for whole days (both included), else with times
+    to the minute, in ``start``'s zone."""
+    tz = start.tzinfo
+    end = end.astimezone(tz)
+    midnight = datetime.min.time()
+    if start.time() == end.time() == midnight and end > start:
+        last = (end - timedelta(hours=12)).date()  # the last day, also across DST
+        if last == start.date():
+            return f"{start:%a %Y-%m-%d}"
+        return f"{start:%a %Y-%m-%d} – {last:%a %Y-%m-%d}"
+    if start.date() == end.date():
+        return f"{start:%a %Y-%m-%d %H:%M} – {end:%H:%M}"
+    return f"{start:%a %Y-%m-%d %H:%M} – {end:%a %Y-%m-%d %H:%M}"
 
 
 def money(value: float, places: int = 4) -> str:
@@ -95,6 +136,11 @@ def natural_width(table: Table, console: Console) -> int:
 
 def span_text(span: Span, tz: ZoneInfo) -> str:
     return f"{span.start.astimezone(tz):%Y-%m-%d %H:%M} – {span.end.astimezone(tz):%Y-%m-%d %H:%M}"
+
+
+def span_dict(span: Span, tz: ZoneInfo) -> dict[str, str]:
+    """``{"from", "to"}`` with the home's offset, as in the ``missing`` lists."""
+    return {"from": iso(span.start.astimezone(tz)), "to": iso(span.end.astimezone(tz))}
 
 
 # -- homes -------------------------------------------------------------------------------------
@@ -169,6 +215,7 @@ def prices_json(
     items: Sequence[PriceInterval],
     problem: str | None,
     unpublished: dict[str, Any] | None = None,
+    missing: Sequence[Span] = (),
 ) -> str:
     tz = home.tz
     document = {
@@ -178,6 +225,7 @@ def prices_json(
         "to": iso(end.astimezone(tz)),
         "currency": currency_of(home, items),
         "source_error": problem,
+        "missing": [span_dict(s, tz) for s in missing],
         "unpublished": unpublished,
         "intervals": [interval_dict(i, tz) for i in items],
     }
@@ -217,13 +265,36 @@ def currency_of(home: HomeInfo, items: Sequence[PriceInterval]) -> str:
 # -- hours and days ----------------------------------------------------------------------------
 
 
+WINDOW_MARK = "█"
+"""How ``chart`` draws the window it is given."""
+
+REPEATED_HOUR = "the second time this hour came, when clocks went back (summer time ended)"
+"""The legend of an hour label marked ``*``."""
+
+
 @dataclass(frozen=True, slots=True)
 class Hour:
-    """One local hour: its time-weighted average and its most common level."""
+    """One local hour: its time-weighted average and a level that agrees with it."""
 
     start: datetime
     average: float
     level: PriceLevel | None
+
+
+def _hour_level(members: Sequence[PriceInterval], mean: float) -> PriceLevel | None:
+    """The level of the member whose price is closest to the hour's average.
+
+    Tibber rates each interval against a reference (an average of recent prices) pricepool
+    is not told, so an hour's level cannot be computed from its average. The most common of
+    its quarter-hours' levels can contradict the average (an hour of 1.3253 "expensive"
+    next to one of 1.3385 "normal", when two quarters sit just above a threshold); the level
+    Tibber gave the price nearest the average is the one it would most likely give the
+    average itself. Ties go to the earlier member.
+    """
+    rated = [m for m in members if m.level is not None]
+    if not rated:
+        return None
+    return min(rated, key=lambda m: abs(m.total - mean)).level
 
 
 def hours(items: Sequence[PriceInterval], tz: ZoneInfo) -> list[Hour]:
@@ -238,11 +309,13 @@ def hours(items: Sequence[PriceInterval], tz: ZoneInfo) -> list[Hour]:
     for floor, members in sorted(buckets.items()):
         seconds = sum(m.length.total_seconds() for m in members)
         mean = sum(m.total * m.length.total_seconds() for m in members) / seconds
-        levels = Counter(m.level for m in members if m.level)
-        found.append(
-            Hour(floor.astimezone(tz), mean, levels.most_common(1)[0][0] if levels else None)
-        )
+        found.append(Hour(floor.astimezone(tz), mean, _hour_level(members, mean)))
     return found
+
+
+def hour_label(hour: Hour, fmt: str = "%H:%M") -> str:
+    """The hour's local start; ``*`` marks the repeated hour of the night clocks go back."""
+    return f"{hour.start:{fmt}}" + ("*" if hour.start.fold else "")
 
 
 def days_table(
@@ -293,7 +366,7 @@ def hours_table(found: Sequence[Hour], currency: str, title: str) -> Table:
         day = hour.start.date()
         style = LEVEL_STYLE[hour.level] if hour.level else ""
         table.add_row(
-            f"{hour.start:%a %Y-%m-%d %H:%M}",
+            hour_label(hour, "%a %Y-%m-%d %H:%M"),
             Text(money(hour.average), style=style),
             level_text(hour.level),
         )
@@ -355,10 +428,9 @@ def chart(
     line.lines()
     figure.draw(line)
     if window is not None:
-        # Without colour the window needs its own glyph to stand out from the line.
-        best = figure.signal(
-            *steps(items, window.start, window.end), marker="braille" if colour else "█"
-        )
+        # Its own glyph, so that it stands out without colour too; callers print WINDOW_MARK
+        # as the legend.
+        best = figure.signal(*steps(items, window.start, window.end), marker=WINDOW_MARK)
         best.lines()
         figure.draw(best)
     figure.ruler("x").ticks(*_ticks(origin, items[-1].end, tz))

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from pricepool import IntervalPool
+from pricepool import IntervalPool, Span
 
 from .output import iso
 from .when import midnight
 
-__all__ = ["PUBLISH_AT", "Unpublished", "unpublished"]
+__all__ = ["PUBLISH_AT", "Unpublished", "gaps_text", "missing", "unpublished"]
 
 PUBLISH_AT = time(13)
 
@@ -116,3 +117,48 @@ def _moment(instant: datetime, today: date) -> str:
     if ahead == -1:
         return f"yesterday {instant:%H:%M}"
     return f"{instant:%Y-%m-%d %H:%M}"
+
+
+def missing(pool: IntervalPool, lo: datetime, hi: datetime) -> list[Span]:
+    """The parts of ``[lo, hi)`` the source has never answered, oldest first.
+
+    Parts not published yet (past :meth:`IntervalPool.published_until`, or pending) are
+    not missing: :func:`unpublished` names them.
+    """
+    until = pool.published_until()
+    top = min(hi, until) if until is not None else hi
+    answered, pending = pool.coverage()
+    known = sorted(
+        [(s.start, s.end) for s in answered] + [(p.span.start, p.span.end) for p in pending]
+    )
+    found: list[Span] = []
+    at = lo
+    for start, end in known:
+        if at >= top or start >= top:
+            break
+        if end <= at:
+            continue
+        if start > at:
+            found.append(Span(at, start))
+        at = max(at, end)
+    if at < top:
+        found.append(Span(at, top))
+    return found
+
+
+def gaps_text(gaps: list[Span], tz: ZoneInfo) -> str:
+    """``prices from 2025-01-01 until 2025-12-01`` (and more parts, up to three named)."""
+
+    def moment(instant: datetime) -> str:
+        local = instant.astimezone(tz)
+        return (
+            f"{local:%Y-%m-%d}"
+            if local == midnight(local.date(), tz)
+            else f"{local:%Y-%m-%d %H:%M}"
+        )
+
+    parts = [f"from {moment(g.start)} until {moment(g.end)}" for g in gaps]
+    if len(parts) > 3:
+        first, last = moment(gaps[0].start), moment(gaps[-1].end)
+        return f"prices in {len(parts)} parts between {first} and {last}"
+    return "prices " + " and ".join(parts)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -94,6 +96,11 @@ class Watched:
     @property
     def requests(self) -> int:
         return self._source.requests if self._source is not None else 0
+
+    @property
+    def down(self) -> bool:
+        """The source was unreachable or rate limited: later calls fail at once."""
+        return self._down is not None
 
     def _open(self) -> TibberSource:
         if self._down is not None:
@@ -190,6 +197,13 @@ class Session:
             retry_budget=10.0 if budget is None else budget,
         )
 
+    def require_store(self) -> None:
+        """Refuse a store that does not exist (rather than create an empty one)."""
+        if not self.store_path.exists():
+            raise UsageProblem(
+                f"no store at {self.store_text}; pass --store, or fill one with pricepool prices"
+            )
+
     @property
     def store(self) -> Store:
         if self._store is None:
@@ -208,12 +222,18 @@ class Session:
         """A warning on stderr; --quiet does not silence it."""
         self.errors.print(f"warning: {text}", style="yellow", highlight=False, soft_wrap=True)
 
-    def degraded(self, err: SourceError, what: str) -> None:
-        """Warn that ``what`` comes from the cache because of ``err``, naming it only once."""
-        if id(err) in self._told:
+    def degraded(self, err: SourceError, what: str, missing: str | None = None) -> None:
+        """Warn that ``what`` comes from the cache because of ``err``, naming it only once;
+        ``missing`` names what the cache lacks (``prices from … until …``)."""
+        told = id(err) in self._told
+        self._told.add(id(err))
+        if missing is not None:
+            self.warn(
+                f"{missing} are missing" + ("" if told else f": {describe(err, self.endpoint)}")
+            )
+        elif told:
             self.warn(f"showing {what} only")
         else:
-            self._told.add(id(err))
             self.warn(f"{describe(err, self.endpoint)} — showing {what}")
 
     async def close(self) -> None:
@@ -245,6 +265,10 @@ class Session:
         if wanted is not None and wanted in stored:
             # Known to the store: no API call is needed to name it.
             return await self._open(wanted)
+        if wanted is not None and stored:
+            # A nickname or the start of an id the store knows: no API call either.
+            with contextlib.suppress(UsageProblem):
+                return await self._open(match_home(wanted, await self.stored_homes()).id)
         try:
             homes = await self.source.homes()
         except (SourceUnavailableError, RateLimitedError) as err:
@@ -302,9 +326,15 @@ class Session:
                     bar.update(task, description=f"{lo:%Y-%m}")
                     await pool.get_intervals(lo, hi, allow_partial=True)
                     bar.advance(task)
+                    if self.source.down:
+                        break
         else:
             for lo, hi in chunks[:-1]:
                 await pool.get_intervals(lo, hi, allow_partial=True)
+                if self.source.down:
+                    break
+        # Oldest month first: when the source fails midway (a rate limit), what is missing
+        # is the newer end, named by the caller, and no further month is tried.
         found = await pool.get_intervals(start, end, allow_partial=True)
         failures = self.source.errors[before:]
         for err in failures:
@@ -346,10 +376,54 @@ def describe(err: BaseException, endpoint: str) -> str:
         when = f"retry in {math.ceil(wait)} s" if wait else "retry in a few minutes"
         return f"rate limited by {endpoint}; {when}"
     if isinstance(err, SourceUnavailableError):
-        text = str(err)
-        return text if text.startswith("cannot reach") else f"cannot reach {endpoint}: {text}"
+        return _unreachable(str(err), endpoint)
     if isinstance(err, InvalidResponseError):
-        return f"{endpoint} sent an answer pricepool cannot use: {err}"
+        text = _without(str(err), endpoint)
+        status = re.match(r"\(HTTP (\d+)\)", text)
+        if status and status.group(1) in ("404", "405"):
+            return f"no GraphQL API at {endpoint} (HTTP {status.group(1)}); check --endpoint"
+        return f"{endpoint} sent an answer pricepool cannot use: {text}"
     if isinstance(err, UnknownHomeError):
         return f"{err}; `pricepool homes` lists the account's homes"
     return str(err)
+
+
+# What aiohttp and the OS say, in a few words.
+_CAUSES = (
+    (r"Connect call failed|Connection refused|ECONNREFUSED", "connection refused"),
+    (
+        r"Name or service not known|nodename nor servname|No address associated|"
+        r"Temporary failure in name resolution|getaddrinfo failed",
+        "unknown host",
+    ),
+    (r"Network is unreachable|No route to host", "no route to the host"),
+    (r"SSL|certificate", "TLS failed"),
+    (r"ServerDisconnected|Connection reset|closed the connection", "connection closed"),
+    (r"did not answer within ([\d.]+ s)", r"no answer within \1"),
+)
+
+
+def _without(text: str, endpoint: str) -> str:
+    """``text`` without a leading ``endpoint`` (a caller names it once)."""
+    return text[len(endpoint) :].lstrip(" :") if text.startswith(endpoint) else text
+
+
+def _unreachable(text: str, endpoint: str) -> str:
+    """``cannot reach URL (connection refused); gave up after 5 attempts in 10 s``."""
+    tries = re.search(r"\(gave up after (\d+) attempts within the ([\d.]+) s retry budget\)", text)
+    detail = text[: tries.start()] if tries else text
+    cause = None
+    for pattern, replace in _CAUSES:
+        found = re.search(pattern, detail)
+        if found:
+            cause = found.expand(replace)
+            break
+    if cause is None:
+        # Unknown: the library's words without the URL and exception class names.
+        cause = re.sub(r"^cannot reach\s*", "", _without(detail.strip(), endpoint))
+        cause = _without(cause, endpoint)
+        cause = re.sub(r"^[A-Z]\w*(Error|Exception):\s*", "", cause).strip() or "no answer"
+    line = f"cannot reach {endpoint} ({cause})"
+    if tries:
+        line += f"; gave up after {tries.group(1)} attempts in {tries.group(2)} s"
+    return line
