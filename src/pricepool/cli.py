@@ -86,7 +86,8 @@ app = typer.Typer(
     help=(
         "Electricity spot prices for your homes, cached so that Tibber's API is asked only "
         "for what pricepool has never been told. Try [bold]pricepool demo[/bold]: it needs "
-        "no token and no network."
+        "no token and no network.\n\nThe options below may also go after a command's name; "
+        "each command lists those it uses."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -377,6 +378,12 @@ def _format(*names: str) -> Any:
 # -- the root -------------------------------------------------------------------------------
 
 
+def _examples(*lines: str, intro: str = "") -> str:
+    """An epilog: each example on its own line, in bold."""
+    head = intro or ("Example:" if len(lines) == 1 else "Examples:")
+    return "\n".join([head, *(f"  [bold]{line}[/bold]" for line in lines)])
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"pricepool {__version__}")
@@ -384,10 +391,11 @@ def _version(value: bool) -> None:
 
 
 @app.callback(
-    epilog="Examples:\n"
-    "  pricepool demo\n"
-    "  pricepool prices --home Fjellstua --chart\n"
-    "  pricepool --endpoint http://127.0.0.1:8080/v1-beta/gql homes"
+    epilog=_examples(
+        "pricepool demo",
+        "pricepool prices --home Fjellstua --chart",
+        "pricepool --endpoint http://127.0.0.1:8080/v1-beta/gql homes",
+    )
 )
 @common(*PRICES)
 def root(
@@ -414,7 +422,7 @@ def root(
     "temporary folder, today's and tomorrow's prices, the cheapest 3 hours, and what the cache "
     "saved across a restart. Needs no token and no network.",
     short_help="Run everything on loopback, with no token and no network.",
-    epilog="Example:\n  pricepool demo",
+    epilog=_examples("pricepool demo"),
 )
 @common("verbose", "now")
 def demo(opts: Options) -> None:
@@ -427,7 +435,7 @@ def demo(opts: Options) -> None:
 # -- homes ----------------------------------------------------------------------------------
 
 
-@app.command(cls=Command, epilog="Example:\n  pricepool homes --format json")
+@app.command(cls=Command, epilog=_examples("pricepool homes --format json"))
 @common(*API)
 def homes(
     opts: Options,
@@ -482,17 +490,16 @@ PRICES_HELP = "\n\n".join(
     cls=Command,
     help=PRICES_HELP,
     short_help="A home's prices as a table, chart, JSON or CSV; cached ones when offline.",
-    epilog="Examples:\n"
-    "  pricepool prices --home Fjellstua --chart\n"
-    "  pricepool prices --from 2026-01-01 --to 2026-03-31 -f csv > q1.csv",
+    epilog=_examples(
+        "pricepool prices --home Fjellstua --chart",
+        "pricepool prices --from 2026-01-01 --to 2026-03-31 -f csv > q1.csv",
+    ),
 )
 @common(*PRICES)
 def prices(
     opts: Options,
     home: HomeOpt = None,
-    start: Annotated[
-        str, typer.Option("--from", metavar="WHEN", help="First instant (default: today).")
-    ] = "today",
+    start: Annotated[str, typer.Option("--from", metavar="WHEN", help="First instant.")] = "today",
     end: Annotated[
         str | None,
         typer.Option("--to", metavar="WHEN", help="End (a day: its end).", show_default=False),
@@ -586,10 +593,11 @@ def prices(
     "in prices. When nothing can be chosen it prints the same with window null (or slots [] "
     "and average null) and an error message.",
     short_help="The cheapest window of a duration, or the N cheapest intervals.",
-    epilog="Examples:\n"
-    "  pricepool cheapest --duration 3h\n"
-    "  pricepool cheapest -d 90m --within tomorrow\n"
-    "  pricepool cheapest --slots 4 -w today..tomorrow -f json",
+    epilog=_examples(
+        "pricepool cheapest --duration 3h",
+        "pricepool cheapest -d 90m --within tomorrow",
+        "pricepool cheapest --slots 4 -w today..tomorrow -f json",
+    ),
 )
 @common(*PRICES)
 def cheapest(
@@ -740,13 +748,13 @@ def cheapest(
 # -- cache ----------------------------------------------------------------------------------
 
 
-@cache_app.callback(epilog="Example:\n  pricepool cache stats --store ~/prices.sqlite")
+@cache_app.callback(epilog=_examples("pricepool cache stats --store ~/prices.sqlite"))
 @common("store", "verbose")
 def cache() -> None:
     """What the store holds, read without asking the API (no token needed)."""
 
 
-@cache_app.command(cls=Command, epilog="Example:\n  pricepool cache stats -f json")
+@cache_app.command(cls=Command, epilog=_examples("pricepool cache stats -f json"))
 @common(*STORE)
 def stats(
     opts: Options,
@@ -757,7 +765,7 @@ def stats(
     _run(opts, lambda s: cache_ops.stats(s, _out(), home, fmt.value))
 
 
-@cache_app.command(cls=Command, epilog="Example:\n  pricepool cache coverage --home Fjellstua")
+@cache_app.command(cls=Command, epilog=_examples("pricepool cache coverage --home Fjellstua"))
 @common(*STORE)
 def coverage(opts: Options, home: HomeOpt = None) -> None:
     """Per home: the spans the API has answered, and those not published yet."""
@@ -768,7 +776,7 @@ def coverage(opts: Options, home: HomeOpt = None) -> None:
     cls=Command,
     help="Run retention: evict the oldest fetches beyond --max-intervals per home, never those "
     "holding the days from the day before yesterday to tomorrow.",
-    epilog="Example:\n  pricepool cache gc --max-intervals 20000 --dry-run",
+    epilog=_examples("pricepool cache gc --max-intervals 20000 --dry-run"),
 )
 @common(*STORE)
 def gc(
@@ -794,7 +802,7 @@ def gc(
     "currency, coverage, pending, intervals}]}. CSV: the header "
     "home,start,end,total,energy,tax,level,currency.",
     short_help="Everything the store holds, as JSON or CSV.",
-    epilog="Example:\n  pricepool cache export -f csv > prices.csv",
+    epilog=_examples("pricepool cache export -f csv > prices.csv"),
 )
 @common(*STORE)
 def export(
@@ -817,8 +825,7 @@ def export(
     help="Import the Home Assistant tibber_prices interval pool file (from .storage/ in the "
     "Home Assistant config folder) into the store, which is created if needed.",
     short_help="Import a Home Assistant tibber_prices interval pool file.",
-    epilog="Example:\n  pricepool cache import-ha tibber_prices.interval_pool.01J… "
-    "--time-zone Europe/Oslo",
+    epilog=_examples("pricepool cache import-ha tibber_prices.interval_pool.01J… -z Europe/Oslo"),
 )
 @common(*STORE)
 def import_ha(
@@ -837,6 +844,7 @@ def import_ha(
         str | None,
         typer.Option(
             "--time-zone",
+            "-z",
             metavar="ZONE",
             help="The home's IANA zone (the file does not say); default: the store's.",
             show_default=False,
@@ -860,10 +868,11 @@ def import_ha(
     help="Serve a Tibber-compatible GraphQL API with three synthetic homes until Ctrl-C. Point "
     "other commands at it with --endpoint.",
     short_help="Serve a Tibber-compatible API on loopback.",
-    epilog="Example, in two shells:\n"
-    "  pricepool simulator --port 8080 --token secret\n"
-    "  pricepool homes --token secret \\\n"
-    "      --endpoint http://127.0.0.1:8080/v1-beta/gql",
+    epilog=_examples(
+        "pricepool simulator --port 8080 --token secret",
+        "pricepool homes --token secret --endpoint http://127.0.0.1:8080/v1-beta/gql",
+        intro="Example, in two shells:",
+    ),
 )
 @common("token", "verbose", "now", token="The token clients must send (default: any).")
 def simulator(

@@ -47,9 +47,9 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     (r"^Option '([^']+)' requires (\d+) arguments\.?", r"\1 needs \2 values"),
     (r"^Missing argument '([^']+)'\.?", r"missing \1"),
     (r"^Missing option '([^']+)'(?: / '[^']+')*\.?", r"missing \1"),
-    (r"^Got unexpected extra arguments? \((.*)\)", r"unexpected argument: \1"),
-    (r"^No such command '([^']+)'\.?", r"no such command '\1'"),
+    (r"^Got unexpected extra arguments?(?:\(s\))? \((.*)\)", r"unexpected argument: \1"),
     (r"\. Did you mean ", "; did you mean "),
+    (r"^No such command '([^']+)'\.?", r"no such command '\1'"),
 )
 
 
@@ -67,35 +67,55 @@ def usage_line(err: ClickException) -> str:
     return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
-def _fail(err: ClickException) -> NoReturn:
+def _path(root: Any, name: str, args: Sequence[str]) -> str:
+    """The command path ``args`` lead to (for errors raised without a context)."""
+    path, command = [name], root
+    for arg in args:
+        found = getattr(command, "commands", {}).get(arg)
+        if found is None:
+            continue
+        path.append(arg)
+        command = found
+    return " ".join(path)
+
+
+def _fail(err: ClickException, where: str) -> NoReturn:
     ctx = getattr(err, "ctx", None)
-    where = ctx.command_path if ctx is not None else "pricepool"
+    if ctx is not None:
+        where = ctx.command_path
     line = f"error: {usage_line(err)}"
     if isinstance(err, UsageError):
-        line += f"; see {where} --help"
+        line += f" See {where} --help" if line.endswith("?") else f"; see {where} --help"
     Console(stderr=True, highlight=False).print(Text(line, style="red"), soft_wrap=True)
     sys.exit(err.exit_code)
 
 
-def _plain_help(option: Any) -> Any:
-    # typer 0.29 labels flags ``<bool>``: an empty metavar leaves the type column blank.
-    if option is not None and getattr(option, "metavar", "") is None:
-        option.metavar = ""
-    return option
+def _plain(params: list[Any]) -> list[Any]:
+    # typer 0.29 labels flags ``<bool>`` (also --help and --install-completion): an empty
+    # metavar leaves the type column blank.
+    for param in params:
+        if getattr(param, "is_flag", False) and getattr(param, "metavar", "") is None:
+            param.metavar = ""
+    return params
 
 
 class Command(TyperCommand):
-    """A command whose ``-h/--help`` shows no type label."""
+    """A command whose flags show no type label, and whose usage line names a required
+    argument ``FILE`` rather than ``{FILE}``."""
 
-    def get_help_option(self, ctx: Any) -> Any:
-        return _plain_help(super().get_help_option(ctx))
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces: list[str] = super().collect_usage_pieces(ctx)
+        return [re.sub(r"^\{(.+)\}(\.\.\.)?$", r"\1\2", piece) for piece in pieces]
 
 
 class Group(TyperGroup):
-    """A group whose ``-h/--help`` shows no type label."""
+    """A group whose flags show no type label."""
 
-    def get_help_option(self, ctx: Any) -> Any:
-        return _plain_help(super().get_help_option(ctx))
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain(super().get_params(ctx))
 
 
 class Root(Group):
@@ -126,7 +146,8 @@ class Root(Group):
                 if message.strip():
                     typer.echo(message, err=True)
                 sys.exit(err.exit_code)
-            _fail(err)
+            given = sys.argv[1:] if args is None else args
+            _fail(err, _path(self, prog_name or self.name or "pricepool", given))
         except typer.Abort:
             typer.echo("aborted", err=True)
             sys.exit(1)
