@@ -870,3 +870,241 @@ def test_quiet_keeps_warnings_but_drops_remarks(
         "warning: prices from 2026-10-01 until 2026-11-24 are missing: cannot reach"
     )
     assert len(result.stdout.splitlines()) == 1 + 4 * 96
+
+
+# -- what a new user ran into ------------------------------------------------------------------
+
+
+def test_a_rate_limit_during_a_back_fill_names_what_is_missing(
+    serve: Callable[..., Served], store: str
+) -> None:
+    # 20 requests: the homes, then January to March (6 pages each); April is refused.
+    served = serve(rate_limit=20)
+    line = ("prices", "--home", "Fjellstua", "--from", "2026-01-01", "-f", "json")
+    result = run(*line, endpoint=served.endpoint, store=store)
+    assert result.exit_code == 0, result.output
+    why = f"rate limited by {served.endpoint}; retry in 300 s"
+    assert result.stderr == (
+        f"warning: prices from 2026-04-01 until 2026-11-28 are missing: {why}\n"
+    )
+    document = json.loads(result.stdout)
+    assert document["source_error"] == why
+    assert document["missing"] == [
+        {"from": "2026-04-01T00:00:00+02:00", "to": "2026-11-28T00:00:00+01:00"}
+    ]
+    # Oldest first, and no month tried after the refusal.
+    assert [r.status for r in served.sim.log].count(429) == 1
+    assert document["intervals"][0]["start"] == "2026-01-01T00:00:00+01:00"
+    assert document["intervals"][-1]["end"] == "2026-04-01T00:00:00+02:00"
+
+
+def test_a_complete_answer_has_nothing_missing(served: Served, store: str) -> None:
+    result = run("prices", "--home", "Altbau", "-f", "json", endpoint=served.endpoint, store=store)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["missing"] == []
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (["prices", "--bogus"], "no such option --bogus; see pricepool prices --help"),
+        (
+            ["prices", "--hourley"],
+            "no such option --hourley (did you mean --hourly?); see pricepool prices --help",
+        ),
+        (
+            ["prices", "-f", "xml"],
+            "--format: 'xml' is not one of 'table', 'json', 'csv'; see pricepool prices --help",
+        ),
+        (
+            ["cheapest", "--slots", "0"],
+            "--slots: must be at least 1; see pricepool cheapest --help",
+        ),
+        (
+            ["cheapest", "--slots", "x"],
+            "--slots: must be a whole number; see pricepool cheapest --help",
+        ),
+        (["prices", "--from"], "--from needs a value; see pricepool prices --help"),
+        (["cache", "import-ha"], "missing FILE; see pricepool cache import-ha --help"),
+        (
+            ["pricez"],
+            "no such command 'pricez'; did you mean 'prices'? See pricepool --help",
+        ),
+        (["demo", "--token", "x"], "no such option --token; see pricepool demo --help"),
+        (
+            ["prices", "--endpoint", "notaurl"],
+            "--endpoint: 'notaurl' is not an http(s) URL, e.g. "
+            "http://127.0.0.1:8080/v1-beta/gql; see pricepool prices --help",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line(line: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, line)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr == f"error: {message}\n"
+
+
+def test_a_bad_endpoint_is_refused_before_any_request(served: Served, store: str) -> None:
+    folder = Path(store).parent / "config" / "pricepool"
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text('endpoint = "localhost:8080"\n')
+    result = run("prices", "--home", "Altbau", store=store)
+    assert result.exit_code == 2
+    assert "endpoint 'localhost:8080' is not an http(s) URL" in result.stderr
+    assert served.sim.requests == 0
+
+
+HELP_PAGES = [
+    [],
+    ["demo"],
+    ["homes"],
+    ["prices"],
+    ["cheapest"],
+    ["simulator"],
+    ["cache"],
+    ["cache", "stats"],
+    ["cache", "coverage"],
+    ["cache", "gc"],
+    ["cache", "export"],
+    ["cache", "import-ha"],
+]
+
+
+@pytest.mark.parametrize("command", HELP_PAGES)
+def test_help_reads_at_80_columns(command: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    page = result.stdout
+    assert "<bool>" not in page
+    assert "…" not in page.replace("01J…", "")  # nothing cut off (but the example's file)
+    usage = next(row for row in page.splitlines() if "Usage:" in row)
+    assert "{" not in usage
+    assert all(len(row) <= 80 for row in page.splitlines())
+    # Each example is a line of its own.
+    examples = page[page.rindex("Example") :].splitlines()[1:]
+    assert all(row.strip().startswith("pricepool ") for row in examples if row.strip())
+
+
+@pytest.mark.parametrize(
+    ("command", "present", "absent"),
+    [
+        (["demo"], [], ["--token", "--endpoint", "--store", "--retry-budget", "--quiet"]),
+        (["simulator"], ["--token", "--port"], ["--store", "--endpoint", "--retry-budget"]),
+        (["homes"], ["--token", "--endpoint", "--store"], ["--quiet"]),
+        (["prices"], ["--token", "--endpoint", "--store", "--quiet", "--retry-budget"], []),
+        (["cache", "stats"], ["--store"], ["--token", "--endpoint", "--retry-budget"]),
+        (["cache", "import-ha"], ["FILE", "--time-zone"], ["--token", "--endpoint", "{file}"]),
+    ],
+)
+def test_help_lists_only_the_options_a_command_uses(
+    command: list[str], present: list[str], absent: list[str]
+) -> None:
+    page = CliRunner().invoke(app, [*command, "--help"]).stdout
+    # The usage line and the panels, not the description or the examples.
+    panels = page[page.index("╭─") : page.rindex("╯")]
+    page = page[page.index("Usage:") :].splitlines()[0] + panels
+    for name in present:
+        assert name in page, name
+    for name in absent:
+        assert name not in page, name
+
+
+def test_cache_commands_refuse_a_store_that_does_not_exist(tmp_path: Path) -> None:
+    typo = tmp_path / "typo.sqlite"
+    for line in (["stats"], ["coverage"], ["export"], ["gc", "--dry-run"]):
+        result = run("cache", *line, store=str(typo), token=None)
+        assert result.exit_code == 2, (line, result.output)
+        assert result.stderr.startswith(f"error: no store at {typo}"), result.stderr
+    assert not typo.exists()
+
+
+def test_a_nickname_known_to_the_store_needs_no_api_call(
+    served: Served, closed_endpoint: str, store: str, tmp_path: Path
+) -> None:
+    assert (
+        run("prices", "--home", "Fjellstua", endpoint=served.endpoint, store=store).exit_code == 0
+    )
+    before = served.sim.requests
+    again = run("prices", "--home", "Fjellstua", "-f", "csv", endpoint=served.endpoint, store=store)
+    assert again.exit_code == 0, again.output
+    assert served.sim.requests == before
+    # Offline too, by the home in config.toml: a complete answer, without a warning.
+    folder = tmp_path / "config" / "pricepool"
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text('home = "fjellstua"\n')
+    offline = run("prices", "-f", "csv", endpoint=closed_endpoint, store=store)
+    assert offline.exit_code == 0, offline.output
+    assert offline.stderr == ""
+    assert offline.stdout == again.stdout
+
+
+def test_an_unreachable_api_is_named_in_a_few_words(closed_endpoint: str, store: str) -> None:
+    result = run("homes", endpoint=closed_endpoint, store=store)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: cannot reach {closed_endpoint} (connection refused)\n"
+
+
+def test_a_wrong_path_says_there_is_no_api_there(served: Served, store: str) -> None:
+    wrong = served.endpoint.replace("/gql", "/graphql")
+    result = run("homes", endpoint=wrong, store=store)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: no GraphQL API at {wrong} (HTTP 404); check --endpoint\n"
+
+
+def test_cheapest_json_says_why_nothing_was_chosen(early: Served, store: str) -> None:
+    for extra, empty in ((["-d", "3h"], {"window": None}), (["-n", "4"], {"slots": []})):
+        line = ("cheapest", "--home", "Fjellstua", "-w", "tomorrow", "-f", "json", *extra)
+        result = run(*line, endpoint=early.endpoint, store=store, now=EARLY)
+        assert result.exit_code == 1, result.output
+        document = json.loads(result.stdout)
+        assert document["error"] in result.stderr
+        assert document["unpublished"]["message"] == NOT_YET
+        for key, value in empty.items():
+            assert document[key] == value
+
+
+def test_hourly_table_has_its_currency_and_a_legend_on_the_dst_night(
+    served: Served, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    line = ("prices", "--home", "Fjellstua", "--hourly")
+    result = run(*line, endpoint=served.endpoint, store=store)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].strip() == "Fjellstua · hourly averages · NOK/kWh"
+    assert "*" not in result.stdout
+    night = run(*line, "--from", "2026-10-25", "--to", "2026-10-25", endpoint=served.endpoint,
+                store=store)  # fmt: skip
+    assert night.exit_code == 0, night.output
+    assert "02:00*" in night.stdout
+    assert "* the second time this hour came, when clocks went back" in night.stdout
+    week = run(*line, "--from", "2026-11-20", endpoint=served.endpoint, store=store)
+    assert week.exit_code == 0, week.output
+    # The range shown is the one with prices (to Fri 27), not the one asked for.
+    assert "Fjellstua · Fri 2026-11-20 – Fri 2026-11-27 · NOK/kWh" in week.stdout
+
+
+def test_cache_stats_and_coverage_count_days_alike(filled: str) -> None:
+    stats = run("cache", "stats", "--home", "Altbau", store=filled, token=None)
+    coverage = run("cache", "coverage", "--home", "Altbau", store=filled, token=None)
+    assert "answered   27 days in 1 span" in stats.stdout
+    assert "(27 days)" in coverage.stdout
+
+
+def test_import_ha_checks_the_file_before_the_zone(tmp_path: Path, store: str) -> None:
+    other = tmp_path / "other.json"
+    other.write_text('{"a": 1}')
+    result = run("cache", "import-ha", str(other), store=store, token=None)
+    assert result.exit_code == 1
+    assert "is not a tibber_prices interval pool file" in result.stderr
+    assert "--time-zone" not in result.stderr
+    gone = run("cache", "import-ha", str(tmp_path / "gone.json"), store=store, token=None)
+    assert gone.exit_code == 2
+    assert gone.stderr == f"error: no file at {tmp_path / 'gone.json'}\n"
+
+
+def test_demo_chart_has_a_legend_without_colour() -> None:
+    result = run("demo", token=None)
+    assert result.exit_code == 0, result.output
+    assert "█ the cheapest 3 hours from now" in result.stdout

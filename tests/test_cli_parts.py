@@ -9,10 +9,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pricepool import HomeInfo, JsonFileStore, PriceInterval, SqliteStore
+from pricepool import (
+    HomeInfo,
+    JsonFileStore,
+    PriceInterval,
+    PriceLevel,
+    RateLimitedError,
+    SourceUnavailableError,
+    SqliteStore,
+)
 from pricepool._cli.cheapest import average, cheapest_slots, cheapest_window, runs
 from pricepool._cli.config import ConfigError, load_config, open_store, resolve_token
-from pricepool._cli.session import UsageProblem, match_home
+from pricepool._cli.output import days_text, hours, range_text, rounded
+from pricepool._cli.session import UsageProblem, describe, match_home
 from pricepool._cli.when import midnight, parse_duration, parse_when, parse_within
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -214,3 +223,90 @@ def test_home_matching() -> None:
         match_home("96", homes)
     with pytest.raises(UsageProblem, match="none is known"):
         match_home("x", [])
+
+
+def test_an_hours_level_is_that_of_the_price_nearest_its_average() -> None:
+    cheap, normal, expensive = PriceLevel.CHEAP, PriceLevel.NORMAL, PriceLevel.EXPENSIVE
+    quarters = [
+        PriceInterval(
+            T0 + timedelta(minutes=15 * i), T0 + timedelta(minutes=15 * (i + 1)), p, level=lv
+        )
+        for i, (p, lv) in enumerate(
+            # Two quarters each way: the most common level would be the first, NORMAL.
+            [
+                *[(1.20, normal), (1.21, normal), (1.50, expensive), (1.52, expensive)],
+                # Three cheap quarters and one far above: the average sits among the cheap.
+                *[(0.90, cheap), (0.91, cheap), (0.92, cheap), (1.60, expensive)],
+            ]
+        )
+    ]
+    first, second = hours(quarters, OSLO)
+    assert first.average == pytest.approx(1.3575)
+    assert first.level is expensive  # 1.50 is nearer 1.3575 than 1.21
+    assert second.level is cheap
+
+
+def test_hours_keep_the_two_hours_of_a_dst_night_apart() -> None:
+    night = datetime(2026, 10, 25, 0, tzinfo=UTC)  # 02:00 summer time, then 02:00 winter time
+    items = series(*[(15, 1.0)] * 8, start=night)
+    first, second = hours(items, OSLO)
+    assert (first.start.hour, first.start.fold) == (2, 0)
+    assert (second.start.hour, second.start.fold) == (2, 1)
+
+
+def test_ranges_read_as_days_or_minutes() -> None:
+    day = datetime(2026, 11, 26, tzinfo=OSLO)
+    assert range_text(day, day + timedelta(days=1)) == "Thu 2026-11-26"
+    assert range_text(day, day + timedelta(days=2)) == "Thu 2026-11-26 – Fri 2026-11-27"
+    noon = day.replace(hour=12, minute=0, second=31, microsecond=5)
+    assert range_text(noon, noon + timedelta(hours=1)) == "Thu 2026-11-26 12:00 – 13:00"
+    # A DST day of 25 hours is one day.
+    sunday = datetime(2026, 10, 25, tzinfo=OSLO)
+    assert range_text(sunday, midnight(sunday.date() + timedelta(days=1), OSLO)) == "Sun 2026-10-25"
+
+
+def test_days_and_averages_are_rounded_for_people() -> None:
+    assert days_text(330 * 86400) == "330 days"
+    assert days_text(86400) == "1 day"
+    assert days_text(26.958 * 86400) == "26.96 days"
+    assert rounded(1.2041499999999998) == 1.2041
+    assert rounded(None) is None
+
+
+ENDPOINT = "http://127.0.0.1:1/v1-beta/gql"
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (
+            SourceUnavailableError(
+                f"cannot reach {ENDPOINT}: ClientConnectorError: Cannot connect to host "
+                "127.0.0.1:1 ssl:default [Connect call failed ('127.0.0.1', 1)] (gave up after "
+                "5 attempts within the 10 s retry budget)"
+            ),
+            f"cannot reach {ENDPOINT} (connection refused); gave up after 5 attempts in 10 s",
+        ),
+        (
+            SourceUnavailableError(
+                f"cannot reach {ENDPOINT}: ClientConnectorDNSError: Cannot connect to host "
+                "nowhere:443 ssl:default [Name or service not known]"
+            ),
+            f"cannot reach {ENDPOINT} (unknown host)",
+        ),
+        (
+            SourceUnavailableError(f"{ENDPOINT} did not answer within 30 s"),
+            f"cannot reach {ENDPOINT} (no answer within 30 s)",
+        ),
+        (
+            SourceUnavailableError(f"{ENDPOINT} (HTTP 503) failed"),
+            f"{ENDPOINT} is down (HTTP 503)",
+        ),
+        (
+            RateLimitedError(f"{ENDPOINT} (HTTP 429) asks to slow down", retry_after=297.2),
+            f"rate limited by {ENDPOINT}; retry in 298 s",
+        ),
+    ],
+)
+def test_source_failures_in_a_few_words(error: Exception, line: str) -> None:
+    assert describe(error, ENDPOINT) == line

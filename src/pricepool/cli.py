@@ -553,15 +553,17 @@ def prices(
         shown_range = range_text(items[0].start.astimezone(tz), items[-1].end.astimezone(tz))
         if hourly:
             found = hours(items, tz)
-            title = f"{name} · hourly averages · {shown_range} · {currency}/kWh"
             by_day: dict[str, list[Hour]] = {}
             for hour in found:
                 by_day.setdefault(f"{hour.start:%a %d %b}", []).append(hour)
+            # The days shown head the columns: the title need not name them.
+            title = f"{name} · hourly averages · {currency}/kWh"
             side_by_side = days_table(list(by_day.items()), currency, title=title)
             # Days side by side while they fit; else one row per hour.
             if len(by_day) <= 3 and natural_width(side_by_side, out) <= out.width:
                 out.print(side_by_side)
             else:
+                title = f"{name} · {shown_range} · {currency}/kWh"
                 out.print(hours_table(found, currency, title))
             if any(h.start.fold for h in found):
                 out.print(f"* {REPEATED_HOUR}")

@@ -409,9 +409,14 @@ def _without(text: str, endpoint: str) -> str:
 
 
 def _unreachable(text: str, endpoint: str) -> str:
-    """``cannot reach URL (connection refused); gave up after 5 attempts in 10 s``."""
+    """``cannot reach URL (connection refused); gave up after 5 attempts in 10 s``, or
+    ``URL is down (HTTP 503)``."""
     tries = re.search(r"\(gave up after (\d+) attempts within the ([\d.]+) s retry budget\)", text)
     detail = text[: tries.start()] if tries else text
+    gave_up = f"; gave up after {tries.group(1)} attempts in {tries.group(2)} s" if tries else ""
+    status = re.match(r"\((HTTP \d+)\)", _without(detail.strip(), endpoint))
+    if status:
+        return f"{endpoint} is down ({status.group(1)}){gave_up}"
     cause = None
     for pattern, replace in _CAUSES:
         found = re.search(pattern, detail)
@@ -423,7 +428,4 @@ def _unreachable(text: str, endpoint: str) -> str:
         cause = re.sub(r"^cannot reach\s*", "", _without(detail.strip(), endpoint))
         cause = _without(cause, endpoint)
         cause = re.sub(r"^[A-Z]\w*(Error|Exception):\s*", "", cause).strip() or "no answer"
-    line = f"cannot reach {endpoint} ({cause})"
-    if tries:
-        line += f"; gave up after {tries.group(1)} attempts in {tries.group(2)} s"
-    return line
+    return f"cannot reach {endpoint} ({cause}){gave_up}"
