@@ -1107,4 +1107,5 @@ def test_import_ha_checks_the_file_before_the_zone(tmp_path: Path, store: str) -
 def test_demo_chart_has_a_legend_without_colour() -> None:
     result = run("demo", token=None)
     assert result.exit_code == 0, result.output
-    assert "█ the cheapest 3 hours from now" in result.stdout
+    # The chart's title is its legend.
+    assert "every interval of today and tomorrow · █ the cheapest 3 hours" in result.stdout

@@ -167,7 +167,8 @@ def _show_days(
             chart(
                 items,
                 tz=zone,
-                title=f"{currency}/kWh, every interval of today and tomorrow",
+                title=f"{currency}/kWh, every interval of today and tomorrow"
+                + (f" · {WINDOW_MARK} the cheapest 3 hours" if window is not None else ""),
                 width=min(out.width, 110) - 1,
                 colour=colour,
                 window=window,
@@ -175,7 +176,6 @@ def _show_days(
         )
     )
     if window is not None:
-        out.print(f"{WINDOW_MARK} the cheapest 3 hours from now")
         out.print(
             Text.assemble(
                 ("Cheapest 3 hours from now: ", "bold"),
