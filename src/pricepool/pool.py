@@ -27,7 +27,7 @@ from .model import HomeInfo, Pending, PriceInterval, Span
 from .retention import Retention
 from .sources.base import FetchResult, PriceSource
 from .storage.base import Snapshot, Store
-from .timeline import Timeline, key, key_end
+from .timeline import Timeline, key
 
 __all__ = ["IntervalPool", "PoolStats"]
 
@@ -36,6 +36,7 @@ log = logging.getLogger("pricepool")
 MAX_RANGE = 5 * 366 * 86_400  # seconds; five years, leap days included
 FIRST_BACKOFF = 30.0  # seconds the source is left alone after a failed call
 Edge = tuple[int, int]
+SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -549,7 +550,7 @@ class IntervalPool:
                     raise InvalidResponseError(
                         f"source answered overlapping intervals at {interval.start.isoformat()}"
                     )
-                last_end = key_end(interval)
+                last_end = start + interval.length // SECOND
                 starts.append(start)
                 intervals.append(interval.in_zone(tz))
         pending: Edge | None = None
