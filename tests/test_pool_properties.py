@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pricepool import IntervalPool, ManualClock, Span
+from pricepool import FetchResult, HomeInfo, IntervalPool, ManualClock, Span
 from pricepool.coverage import union
 
 from .fakes import FakeSource
@@ -108,3 +109,41 @@ def test_answers_stay_true_under_retention(
                 )
 
     asyncio.run(run())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    zone=st.sampled_from(ZONES),
+    steps=st.lists(st.tuples(seconds(0, 3 * 3600), seconds(-3 * 86_400, 86_400)), max_size=40),
+    late=st.integers(0, 8 * 3600),
+)
+def test_late_publication_costs_at_most_one_call_per_recheck(
+    zone: str, steps: list[tuple[int, int]], late: int
+) -> None:
+    """A source that publishes up to 8 h late: answers are never wrong, only short, and
+    no span is asked for twice within a re-check interval."""
+    clock = ManualClock(EPOCH)
+    source = FakeSource(clock, {"home": zone}, delay=timedelta(seconds=late))
+    asked: list[tuple[datetime, Span]] = []
+    fetch = source.fetch
+
+    async def timed(home: HomeInfo, span: Span) -> FetchResult:
+        asked.append((clock(), span))
+        return await fetch(home, span)
+
+    source.fetch = timed  # type: ignore[method-assign]
+
+    async def run() -> None:
+        async with IntervalPool("home", source, clock=clock) as pool:
+            for advance, offset in steps:
+                clock.advance(advance)
+                start = clock() + timedelta(seconds=offset)
+                end = start + timedelta(days=2)
+                got = await pool.get_intervals(start, end)
+                truth = source.truth("home", start, end)
+                assert got == truth[: len(got)]  # a prefix: nothing wrong, at most short
+
+    asyncio.run(run())
+    for (t1, s1), (t2, s2) in itertools.combinations(asked, 2):
+        if overlap(s1, s2):
+            assert t2 - t1 >= timedelta(minutes=15), (t1, s1, t2, s2)
