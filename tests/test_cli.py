@@ -59,6 +59,22 @@ class Served:
         self.loop.close()
 
 
+HELP_PAGES = [
+    [],
+    ["demo"],
+    ["homes"],
+    ["prices"],
+    ["cheapest"],
+    ["simulator"],
+    ["cache"],
+    ["cache", "stats"],
+    ["cache", "coverage"],
+    ["cache", "gc"],
+    ["cache", "export"],
+    ["cache", "import-ha"],
+]
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No user config, data folder or token leaks into a test."""
@@ -141,23 +157,7 @@ def test_demo_exits_0_and_shows_what_the_cache_saved() -> None:
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        [],
-        ["demo"],
-        ["homes"],
-        ["prices"],
-        ["cheapest"],
-        ["simulator"],
-        ["cache"],
-        ["cache", "stats"],
-        ["cache", "coverage"],
-        ["cache", "gc"],
-        ["cache", "export"],
-        ["cache", "import-ha"],
-    ],
-)
+@pytest.mark.parametrize("command", HELP_PAGES)
 def test_every_help_has_an_example(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0, result.output
@@ -953,22 +953,6 @@ def test_a_bad_endpoint_is_refused_before_any_request(served: Served, store: str
     assert result.exit_code == 2
     assert "endpoint 'localhost:8080' is not an http(s) URL" in result.stderr
     assert served.sim.requests == 0
-
-
-HELP_PAGES = [
-    [],
-    ["demo"],
-    ["homes"],
-    ["prices"],
-    ["cheapest"],
-    ["simulator"],
-    ["cache"],
-    ["cache", "stats"],
-    ["cache", "coverage"],
-    ["cache", "gc"],
-    ["cache", "export"],
-    ["cache", "import-ha"],
-]
 
 
 @pytest.mark.parametrize("command", HELP_PAGES)
