@@ -423,8 +423,66 @@ def test_a_refused_token_says_so_without_printing_it(
     assert "token was refused" in result.stderr
     assert secret not in result.output
     assert "Traceback" not in result.output
+    verbose = run("homes", "-v", endpoint=served.endpoint, store=store, token=secret)
+    assert verbose.exit_code == 1
+    assert "Traceback" in verbose.stderr
+    assert secret not in verbose.output
     ok = run("homes", endpoint=served.endpoint, store=store, token="the-right-one")
     assert ok.exit_code == 0, ok.output
+
+
+def test_an_unexpected_error_is_one_line_and_a_traceback_only_with_verbose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise TypeError("unsupported operand")
+
+    monkeypatch.setattr("pricepool.cli.run_demo", broken)
+    result = CliRunner().invoke(app, ["demo"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: internal error (TypeError: unsupported operand); run with -v for details\n"
+    )
+    verbose = CliRunner().invoke(app, ["demo", "-v"])
+    assert verbose.exit_code == 1
+    assert "Traceback" in verbose.stderr
+    assert verbose.stderr.endswith(
+        "error: internal error (TypeError: unsupported operand); run with -v for details\n"
+    )
+
+
+def test_the_missing_token_error_can_be_rebuilt_with_a_note() -> None:
+    from pricepool._cli.session import MissingTokenError
+
+    err = MissingTokenError()
+    assert "--token" in str(err)
+    assert str(type(err)("with a note")) == "with a note"
+
+
+def test_usage_errors_need_no_private_typer_module(tmp_path: Path) -> None:
+    """typer's bundled click is private: without it a usage error is still one line."""
+    script = (
+        "import importlib, sys\n"
+        "import typer\n"
+        "sys.modules['typer._click.exceptions'] = None\n"
+        "sys.modules['click'] = None\n"
+        "sys.modules['click.exceptions'] = None\n"
+        "import pricepool._cli.usage as usage\n"
+        "importlib.reload(usage)\n"
+        "import pricepool.cli as cli\n"
+        "importlib.reload(cli)\n"
+        "sys.argv = ['pricepool', 'prices', '--bogus']\n"
+        "cli.main()\n"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+    )
+    assert child.returncode == 2, child.stderr
+    assert child.stderr == "error: no such option --bogus; see pricepool prices --help\n"
 
 
 def test_missing_token_explains_the_three_ways(served: Served, store: str) -> None:
@@ -826,8 +884,6 @@ def test_simulator_command_serves_on_the_given_port(store: str) -> None:
 
 
 def test_cache_gc_evicts_or_says_what_it_lacks(served: Served, store: str) -> None:
-    from pricepool import IntervalPool
-
     for start, end in (("2026-10-01", "2026-10-31"), ("today", "tomorrow")):
         line = ("prices", "--home", "Altbau", "--from", start, "--to", end, "-f", "csv")
         assert run(*line, endpoint=served.endpoint, store=store).exit_code == 0
@@ -835,10 +891,6 @@ def test_cache_gc_evicts_or_says_what_it_lacks(served: Served, store: str) -> No
     # October: 31 days of quarter-hours and the extra hour of 2026-10-25.
     assert "would evict 1 fetch group, 2980 intervals" in dry.stdout
     result = run("cache", "gc", "--max-intervals", "1000", store=store, token=None)
-    if not hasattr(IntervalPool, "gc"):
-        assert result.exit_code == 2
-        assert "--dry-run" in result.stderr
-        return
     assert result.exit_code == 0, result.output
     left = run("cache", "gc", "--dry-run", "--max-intervals", "1000", store=store, token=None)
     assert "would evict 0 fetch groups" in left.stdout

@@ -308,6 +308,15 @@ def _reported(opts: Options) -> Any:
         _fail(opts, err, 1)
     except OSError as err:
         _fail(opts, err, 1)
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise  # exit codes and usage errors: typer's, worded by the root command
+    except Exception as err:  # noqa: BLE001 - the last resort, on purpose
+        # A bug, not the user's doing: one line, the traceback only with -v.
+        if opts.verbose:
+            traceback.print_exception(err, file=sys.stderr)
+        line = f"error: internal error ({type(err).__name__}: {err}); run with -v for details"
+        _errors().print(Text(" ".join(line.split()), style="red"), soft_wrap=True)
+        raise typer.Exit(1) from None
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)

@@ -60,11 +60,15 @@ class NotKnown(Exception):
 class MissingTokenError(AuthenticationError):
     """No token was given in any of the three places."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            f'no Tibber token: pass --token, set {TOKEN_ENV}, or put token = "..." in '
-            f"{config_path()} (pricepool demo needs none)"
-        )
+    def __init__(self, message: str | None = None) -> None:
+        # A message like the base class takes: the library may rebuild an error with a
+        # note (``type(err)(note)``).
+        if message is None:
+            message = (
+                f'no Tibber token: pass --token, set {TOKEN_ENV}, or put token = "..." in '
+                f"{config_path()} (pricepool demo needs none)"
+            )
+        super().__init__(message)
 
 
 @dataclass(slots=True)

@@ -22,14 +22,19 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
-try:  # typer >= 0.2x carries its own copy of click
-    from typer._click.exceptions import ClickException, NoSuchOption, UsageError
-except ImportError:  # pragma: no cover - typer on top of click
-    from click.exceptions import (  # type: ignore[no-redef,import-not-found,unused-ignore]
-        ClickException,
-        NoSuchOption,
-        UsageError,
-    )
+# Only typer's public names: its bundled click (``typer._click``) is private and may move,
+# and plain click is not installed. ``typer.TyperException`` is the base of every usage and
+# click error typer raises; the usage-error class is found by name among BadParameter's
+# bases (it is not exported), and "no such option" by its attributes.
+UsageError: type[Exception] = next(
+    (base for base in typer.BadParameter.__mro__ if base.__name__ == "UsageError"),
+    typer.BadParameter,
+)
+
+
+def _no_such_option(err: BaseException) -> bool:
+    return hasattr(err, "option_name") and hasattr(err, "possibilities")
+
 
 __all__ = ["Command", "Group", "Root", "usage_line"]
 
@@ -53,12 +58,14 @@ _REWRITES: tuple[tuple[str, str], ...] = (
 )
 
 
-def usage_line(err: ClickException) -> str:
+def usage_line(err: typer.TyperException) -> str:
     """What was wrong, in one line without the hint."""
-    if isinstance(err, NoSuchOption):
+    if _no_such_option(err):
         # typer offers any loosely similar option ("--bogus": "--verbose"); only a close one.
-        text = f"no such option {err.option_name}"
-        close = difflib.get_close_matches(err.option_name, err.possibilities or [], 1, 0.75)
+        name = str(getattr(err, "option_name", ""))
+        possibilities = list(getattr(err, "possibilities", None) or [])
+        text = f"no such option {name}"
+        close = difflib.get_close_matches(name, possibilities, 1, 0.75)
         return text + (f" (did you mean {close[0]}?)" if close else "")
     text = " ".join(err.format_message().split())
     for pattern, replacement in _REWRITES:
@@ -79,7 +86,7 @@ def _path(root: Any, name: str, args: Sequence[str]) -> str:
     return " ".join(path)
 
 
-def _fail(err: ClickException, where: str) -> NoReturn:
+def _fail(err: typer.TyperException, where: str) -> NoReturn:
     ctx = getattr(err, "ctx", None)
     if ctx is not None:
         where = ctx.command_path
@@ -139,7 +146,7 @@ class Root(Group):
                 windows_expand_args=windows_expand_args,
                 **extra,
             )
-        except ClickException as err:
+        except typer.TyperException as err:
             if type(err).__name__ == "NoArgsIsHelpError":
                 # The help page is already printed (rich), or is the message (plain).
                 message = err.format_message()
