@@ -369,9 +369,11 @@ async def test_invalid_answer_is_refused_and_not_cached(
         assert pool.stats.intervals == 0
         assert pool.coverage() == ([], [])
         source.mangle = None
-        with pytest.raises(InvalidResponseError, match="not asking the source again"):
+        with pytest.raises(InvalidResponseError, match="asked again in 900 s"):
             await pool.get_intervals(*span)  # a bad answer is not asked for again at once
-        clock.advance(30)
+        other = (midnight(TODAY - timedelta(5)), midnight(TODAY - timedelta(4)))
+        assert len(await pool.get_intervals(*other)) == 96  # other spans are asked as usual
+        clock.advance(timedelta(minutes=15))
         assert len(await pool.get_intervals(*span)) == 96
 
 
@@ -427,11 +429,18 @@ async def test_unanswered_remainder_is_not_asked_for_on_every_request(
 
     async with pool_of(source, clock) as pool:
         source.mangle = short
+        day_span = (midnight(day), midnight(day + timedelta(1)))
+        with pytest.raises(SourceUnavailableError, match="unanswered"):
+            await pool.get_intervals(*day_span)  # a short answer is not passed off as whole
         for _ in range(10):
-            await pool.get_intervals(midnight(day), midnight(day + timedelta(1)))
+            got = await pool.get_intervals(*day_span, allow_partial=True)
+            assert got == source.truth(HOME, midnight(day), at(day, 12))
+        with pytest.raises(SourceUnavailableError, match="asked again in"):
+            await pool.get_intervals(*day_span)
         assert len(source.calls) == 1
         clock.advance(timedelta(minutes=15))
-        await pool.get_intervals(midnight(day), midnight(day + timedelta(1)))
+        source.mangle = None
+        assert await pool.get_intervals(*day_span) == source.truth(HOME, *day_span)
         assert len(source.calls) == 2
 
 
@@ -653,3 +662,73 @@ async def test_a_day_called_unpublished_early_is_not_due_before_its_publication(
         await pool.get_intervals(midnight(TODAY), midnight(tomorrow))
         _, pending = pool.coverage()
     assert [p.retry_at for p in pending] == [at(TODAY, 13)]
+
+
+class _NoMessage(SourceUnavailableError):
+    def __init__(self) -> None:
+        super().__init__("the source is down")
+
+
+async def test_a_source_error_without_a_message_argument_is_reported_not_crashed_on(
+    source: FakeSource, clock: ManualClock
+) -> None:
+    span = (midnight(TODAY - timedelta(3)), midnight(TODAY - timedelta(2)))
+    async with pool_of(source, clock) as pool:
+        source.fail = _NoMessage()
+        with pytest.raises(_NoMessage):
+            await pool.get_intervals(*span)
+        with pytest.raises(SourceUnavailableError, match="not asking the source again"):
+            await pool.get_intervals(*span)
+
+
+async def test_concurrent_failures_of_one_outage_back_off_one_step(
+    source: FakeSource, clock: ManualClock
+) -> None:
+    async def down(home: HomeInfo, span: Span) -> FetchResult:
+        source.calls.append(span)
+        await gate.wait()
+        raise SourceUnavailableError("connection refused")
+
+    async with pool_of(source, clock) as pool:
+        await pool.get_intervals(midnight(TODAY), midnight(TODAY + timedelta(1)))
+        gate = asyncio.Event()
+        source.fetch = down  # type: ignore[method-assign]
+        days = [
+            (midnight(TODAY - timedelta(d)), midnight(TODAY - timedelta(d - 1)))
+            for d in range(3, 9)
+        ]
+        tasks = [asyncio.create_task(pool.get_intervals(*d)) for d in days]
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with pytest.raises(SourceUnavailableError, match="again for 30 s"):
+            await pool.get_intervals(*days[0])
+
+
+async def test_a_bug_in_the_source_is_raised_even_to_partial_requests(
+    source: FakeSource, clock: ManualClock
+) -> None:
+    async def broken(home: HomeInfo, span: Span) -> FetchResult:
+        raise KeyError("startsAt")
+
+    async with pool_of(source, clock) as pool:
+        source.fetch = broken  # type: ignore[method-assign]
+        with pytest.raises(KeyError):
+            await pool.get_intervals(
+                midnight(TODAY - timedelta(3)), midnight(TODAY - timedelta(2)), allow_partial=True
+            )
+
+
+async def test_a_failing_home_lookup_backs_off(source: FakeSource, clock: ManualClock) -> None:
+    async def down(home_id: str) -> HomeInfo:
+        source.home_calls += 1
+        raise SourceUnavailableError("connection refused")
+
+    source.home = down  # type: ignore[method-assign]
+    async with pool_of(source, clock) as pool:
+        for _ in range(10):
+            with pytest.raises(SourceUnavailableError):
+                await pool.get_intervals(midnight(TODAY), midnight(TODAY + timedelta(1)))
+            clock.advance(1)
+        assert source.home_calls == 1
+        assert pool.stats.failures == 1

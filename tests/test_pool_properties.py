@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pricepool import FetchResult, HomeInfo, IntervalPool, ManualClock, Span
+from pricepool.clock import local_midnight
 from pricepool.coverage import union
 
 from .fakes import FakeSource
@@ -100,13 +102,20 @@ def test_answers_stay_true_under_retention(
                 got = await pool.get_intervals(start, end)
                 published = source.published_until(pool.home.tz)  # type: ignore[union-attr]
                 assert got == [i for i in source.truth("home", start, end) if i.start < published]
-                # At rest, over the limit only when nothing may be evicted yet.
-                stamp = clock().timestamp()
-                spare, _ = pool._spare(stamp)
-                tz = pool.home.tz  # type: ignore[union-attr]
-                assert pool.stats.intervals <= limit or not pool._retention.victims(
-                    pool._timeline, clock(), tz, spare
-                )
+                # At rest, over the limit only while every fetch group is protected (holds
+                # an interval from the day before yesterday to the day after tomorrow) or
+                # younger than a re-check interval.
+                if pool.stats.intervals > limit:
+                    tz = ZoneInfo(zone)
+                    today = clock().astimezone(tz).date()
+                    low = local_midnight(today - timedelta(days=2), tz)
+                    high = local_midnight(today + timedelta(days=2), tz)
+                    held = pool.snapshot()
+                    for group in held.groups:
+                        members = held.members(group.id)
+                        protected = any(low <= i.start < high for i in members)
+                        young = clock() - group.fetched_at < timedelta(minutes=15)
+                        assert protected or young, group
 
     asyncio.run(run())
 
@@ -142,6 +151,14 @@ def test_late_publication_costs_at_most_one_call_per_recheck(
                 got = await pool.get_intervals(start, end)
                 truth = source.truth("home", start, end)
                 assert got == truth[: len(got)]  # a prefix: nothing wrong, at most short
+            # Once the late day is out and a re-check has passed, nothing is missing.
+            clock.advance(timedelta(hours=9, minutes=15))
+            today = clock().astimezone(ZoneInfo(zone)).date()
+            window = (
+                local_midnight(today - timedelta(days=2), ZoneInfo(zone)),
+                local_midnight(today + timedelta(days=1), ZoneInfo(zone)),
+            )
+            assert await pool.get_intervals(*window) == source.truth("home", *window)
 
     asyncio.run(run())
     for (t1, s1), (t2, s2) in itertools.combinations(asked, 2):

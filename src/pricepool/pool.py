@@ -16,12 +16,15 @@ from zoneinfo import ZoneInfo
 from .clock import Clock, day_ceil, day_floor, day_start, local_midnight, system_clock
 from .coverage import Coverage, subtract, union
 from .errors import (
+    AuthenticationError,
     InvalidRangeError,
     InvalidResponseError,
     PricePoolError,
     RateLimitedError,
     SourceError,
+    SourceUnavailableError,
     StorageError,
+    UnknownHomeError,
 )
 from .model import HomeInfo, Pending, PriceInterval, Span
 from .retention import Retention
@@ -63,18 +66,46 @@ class PoolStats:
 class _Flight:
     """One source call under way, shared by every request that needs its span."""
 
-    __slots__ = ("end", "group", "logged", "start", "task", "waiters")
+    __slots__ = ("end", "group", "start", "task", "waiters")
 
     task: asyncio.Task[None]
 
     def __init__(self, start: int, end: int) -> None:
         self.start = start
         self.end = end
-        self.logged = False
         self.group: int | None = None
         # Requests that will slice what this flight brought: its group is not evicted
         # before they have their answer.
         self.waiters = 0
+
+
+class _Fault:
+    """A span the source failed on or left unanswered: not asked again before ``until``."""
+
+    __slots__ = ("end", "error", "logged", "start", "until")
+
+    def __init__(self, start: int, end: int, until: float, error: SourceError) -> None:
+        self.start = start
+        self.end = end
+        self.until = until
+        self.error = error
+        self.logged = False
+
+
+# Failures of the source as a whole; other failures concern the span asked for.
+_WHOLE = (SourceUnavailableError, RateLimitedError, AuthenticationError, UnknownHomeError)
+
+
+def _again(cause: SourceError, note: str, wait: float) -> SourceError:
+    """A fresh error of ``cause``'s public kind, saying when the source is asked again."""
+    if isinstance(cause, RateLimitedError):
+        return RateLimitedError(note, retry_after=wait)
+    for kind in (AuthenticationError, UnknownHomeError, SourceUnavailableError):
+        if isinstance(cause, kind):
+            return kind(note)
+    if isinstance(cause, InvalidResponseError):
+        return InvalidResponseError(note)
+    return SourceError(note)
 
 
 def _instant(name: str, value: object) -> float:
@@ -146,6 +177,7 @@ class IntervalPool:
         self._quiet_error: SourceError | None = None
         self._quiet_logged = 0.0
         self._backoff = 0.0
+        self._faults: list[_Fault] = []
         self._calm_until = 0.0
         # Ranges that requests under way will slice once their fetches land.
         self._reading: list[Edge] = []
@@ -287,18 +319,20 @@ class IntervalPool:
         if a >= top or self._coverage.covers(a, top):
             self._hits += 1
             found = self._timeline.slice(a, b)
-            if len(self._timeline) > self._retention.max_intervals:
+            if len(self._timeline) > self._retention.max_intervals and not self._reading:
                 self._enforce()  # the protected window may have moved on
             return found
         spans = self._plan(a, top, limit, now, home.tz)
         if not spans:
-            self._hits += 1  # the rest is known to be unpublished until a re-check
+            self._hits += 1  # the rest is unpublished, or failed, until a re-check
+            self._check(a, top, now, allow_partial)
             return self._timeline.slice(a, b)
         flights: list[_Flight] = []
         reading = (a, b)
         self._reading.append(reading)
         try:
             await self._fill(spans, now, allow_partial, flights)
+            self._check(a, top, self._clock(), allow_partial)
             return self._timeline.slice(a, b)
         finally:
             self._reading.remove(reading)
@@ -306,7 +340,8 @@ class IntervalPool:
                 flight.waiters -= 1
                 if not flight.waiters:
                     self._held.discard(flight)
-            self._enforce()
+            if not self._reading:
+                self._enforce()  # the last reader out; earlier ones would repeat the work
 
     def published_until(self) -> datetime | None:
         """End of the last day whose prices can be out by now (home-local), if the home is known.
@@ -405,8 +440,28 @@ class IntervalPool:
         spans: list[Edge] = []
         for lo, hi in days:
             for g_lo, g_hi in self._coverage.missing(lo, hi):
-                spans.extend(subtract(g_lo, g_hi, self._coverage.waiting(g_lo, g_hi, stamp)))
+                waiting = self._coverage.waiting(g_lo, g_hi, stamp)
+                waiting += [(f.start, f.end) for f in self._faulty(g_lo, g_hi, stamp)]
+                spans.extend(subtract(g_lo, g_hi, union(waiting)))
         return spans
+
+    def _faulty(self, a: int, b: int, now: float) -> list[_Fault]:
+        """Faults over ``[a, b)`` not yet due at ``now``; due ones are dropped."""
+        if not self._faults:
+            return []
+        self._faults = [f for f in self._faults if f.until > now]
+        return [f for f in self._faults if f.start < b and f.end > a]
+
+    def _check(self, a: int, b: int, now: datetime, allow_partial: bool) -> None:
+        """Raise for a failed part of ``[a, b)``, or log it once when partial answers do."""
+        for fault in self._faulty(a, b, now.timestamp()):
+            wait = fault.until - now.timestamp()
+            error = _again(fault.error, f"{fault.error}; asked again in {wait:.0f} s", wait)
+            if not allow_partial:
+                raise error from fault.error
+            if not fault.logged:
+                fault.logged = True
+                log.warning("serving cached prices for home %s: %s", self.home_id, error)
 
     # ------------------------------------------------------------------ fetching
 
@@ -415,7 +470,10 @@ class IntervalPool:
             self._home_task.done()
             and (self._home_task.cancelled() or self._home_task.exception() is not None)
         ):
-            self._home_task = asyncio.create_task(self._source.home(self.home_id))
+            now = self._clock()
+            if now.timestamp() < self._quiet_until:
+                raise self._quiet_reason(now)
+            self._home_task = asyncio.create_task(self._ask_home())
         task = self._home_task
         await asyncio.wait([task])
         if task.cancelled():
@@ -429,6 +487,13 @@ class IntervalPool:
             self._home = home
             self._changed()
         return self._home
+
+    async def _ask_home(self) -> HomeInfo:
+        try:
+            return await self._source.home(self.home_id)
+        except SourceError as err:
+            self._failed(err)
+            raise
 
     async def _fill(
         self, spans: Sequence[Edge], now: datetime, allow_partial: bool, flights: list[_Flight]
@@ -464,10 +529,10 @@ class IntervalPool:
             failure = flight.task.exception()
             if failure is None:
                 continue
-            if not allow_partial:
+            if not allow_partial or not isinstance(failure, SourceError):
                 flight.task.result()  # raises with the traceback asyncio kept, not a growing one
-            if not flight.logged and self._quiet_logged != self._quiet_until:
-                flight.logged = True
+            # A span's own failure is logged by _check, through its fault record.
+            if isinstance(failure, _WHOLE) and self._quiet_logged != self._quiet_until:
                 self._quiet_logged = self._quiet_until
                 log.warning(
                     "serving cached prices for home %s; the source failed for %s: %s",
@@ -479,11 +544,8 @@ class IntervalPool:
     def _quiet_reason(self, now: datetime) -> SourceError:
         """A fresh error saying why the source is not asked now."""
         wait = self._quiet_until - now.timestamp()
-        cause = self._quiet_error
-        note = f"not asking the source again for {wait:.0f} s after: {cause}"
-        if cause is None or isinstance(cause, RateLimitedError):
-            return RateLimitedError(note, retry_after=wait)
-        return type(cause)(note)
+        cause = self._quiet_error or RateLimitedError("the source asked to wait")
+        return _again(cause, f"not asking the source again for {wait:.0f} s after: {cause}", wait)
 
     def _hold(self, flight: _Flight, flights: list[_Flight]) -> None:
         flight.waiters += 1
@@ -506,21 +568,32 @@ class IntervalPool:
             result = await self._source.fetch(home, Span.from_seconds(lo, hi))
             flight.group = self._apply(result, lo, hi, home)
         except SourceError as err:
-            self._failed(err)
+            if isinstance(err, _WHOLE):
+                self._failed(err)
+            else:
+                # A bad answer for one span says nothing of the others.
+                self._failures += 1
+                until = self._clock().timestamp() + self._recheck
+                note = f"{err} (in the answer for {Span.from_seconds(lo, hi)})"
+                self._faults.append(_Fault(lo, hi, until, _again(err, note, self._recheck)))
             raise
         self._backoff = 0.0
 
     def _failed(self, error: SourceError) -> None:
         """Count a failed call and keep the source quiet for a while after it."""
         self._failures += 1
+        now = self._clock().timestamp()
         if isinstance(error, RateLimitedError) and error.retry_after:
             wait = error.retry_after
+        elif now < self._quiet_until:
+            # Calls already under way when the source went down: one outage, one step.
+            wait = self._backoff
         else:
-            # Doubling from FIRST_BACKOFF up to the re-check interval: an outage or a
-            # persistent bad answer costs a few calls an hour, not one per request.
+            # Doubling from FIRST_BACKOFF up to the re-check interval: an outage costs a
+            # few calls an hour, not one per request.
             self._backoff = min(max(2 * self._backoff, FIRST_BACKOFF), float(self._recheck))
             wait = self._backoff
-        self._quiet_until = max(self._quiet_until, self._clock().timestamp() + wait)
+        self._quiet_until = max(self._quiet_until, now + wait)
         self._quiet_error = error
 
     def _apply(self, result: FetchResult, lo: int, hi: int, home: HomeInfo) -> int | None:
@@ -574,11 +647,18 @@ class IntervalPool:
             # asking about until then.
             expected = self._publication(pending[0], tz)
             self._coverage.defer(pending[0], pending[1], max(asked, due, expected))
-        # What the source neither answered nor called pending waits a recheck, so a span
-        # that cannot be filled is not asked for on every request.
+        # What the source neither answered nor called pending is a failure of that span,
+        # asked again after a re-check, so a span that cannot be filled is not asked for
+        # on every request.
         known = sorted(e for e in (answered, pending) if e is not None)
+        if self._faults and known:
+            self._faults = [
+                f for f in self._faults if not any(f.start < e[1] and f.end > e[0] for e in known)
+            ]
         for g_lo, g_hi in subtract(lo, hi, known):
-            self._coverage.defer(g_lo, g_hi, due)
+            missing = Span.from_seconds(g_lo, g_hi)
+            error = SourceUnavailableError(f"the source left {missing} unanswered")
+            self._faults.append(_Fault(g_lo, g_hi, due, error))
         self._changed()
         return group
 
@@ -613,7 +693,7 @@ class IntervalPool:
         every request.
         """
         spare = {f.group for f in self._held if f.group is not None}
-        for lo, hi in self._reading:
+        for lo, hi in union(self._reading):
             spare |= self._timeline.groups_in(lo, hi)
         until = math.inf
         for group in self._timeline.newest if recent else ():
