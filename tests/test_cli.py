@@ -977,6 +977,22 @@ def test_a_complete_answer_has_nothing_missing(served: Served, store: str) -> No
             "--slots: must be a whole number; see pricepool cheapest --help",
         ),
         (["prices", "--from"], "--from needs a value; see pricepool prices --help"),
+        (
+            ["prices", "--retry-budget", "inf"],
+            "--retry-budget: must be 0 to 3600 seconds; see pricepool prices --help",
+        ),
+        (
+            ["homes", "--retry-budget", "1e308"],
+            "--retry-budget: must be 0 to 3600 seconds; see pricepool homes --help",
+        ),
+        (
+            ["prices", "--retry-budget", "nan"],
+            "--retry-budget: must be 0 to 3600 seconds; see pricepool prices --help",
+        ),
+        (
+            ["--retry-budget", "-1", "homes"],
+            "--retry-budget: must be 0 to 3600 seconds; see pricepool --help",
+        ),
         (["cache", "import-ha"], "missing FILE; see pricepool cache import-ha --help"),
         (
             ["pricez"],

@@ -484,6 +484,14 @@ def test_bad_settings_are_refused() -> None:
         TibberSource(TOKEN, timeout=0)
 
 
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), -1.0])
+def test_a_retry_budget_or_timeout_must_be_finite(value: float) -> None:
+    with pytest.raises(ValueError, match="retry_budget"):
+        TibberSource(TOKEN, retry_budget=value)
+    with pytest.raises(ValueError, match="timeout"):
+        TibberSource(TOKEN, timeout=value)
+
+
 async def test_a_token_read_from_a_file_loses_its_line_break(serve: Any, clock: Time) -> None:
     server = await serve(body(HOMES_BODY))
     async with TibberSource(

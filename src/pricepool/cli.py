@@ -142,9 +142,13 @@ def _url(value: str | None) -> str | None:
     return value
 
 
+_MAX_RETRY_BUDGET = 3600.0
+
+
 def _seconds(value: float | None) -> float | None:
-    if value is not None and not value >= 0:
-        raise typer.BadParameter("must be 0 or more seconds")
+    # Also refuses nan and inf (``inf`` would retry for ever).
+    if value is not None and not 0 <= value <= _MAX_RETRY_BUDGET:
+        raise typer.BadParameter(f"must be 0 to {_MAX_RETRY_BUDGET:g} seconds")
     return value
 
 
@@ -199,7 +203,7 @@ _COMMON: dict[str, tuple[Any, tuple[str, ...], dict[str, Any]]] = {
         {
             "metavar": "SECONDS",
             "callback": _seconds,
-            "help": "How long to retry a failing API call (default 10).",
+            "help": "How long to retry a failing API call, 0 to 3600 (default 10).",
         },
     ),
     "now": (

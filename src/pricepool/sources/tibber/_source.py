@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 import unicodedata
@@ -124,10 +125,10 @@ class TibberSource:
         if any(unicodedata.category(c) == "Cc" for c in token):
             # Never name the token: it is a secret, and an echo of it is how it leaks.
             raise AuthenticationError("the Tibber token contains a line break or control character")
-        if not timeout > 0:
-            raise ValueError(f"timeout must be positive, got {timeout}")
-        if not retry_budget >= 0:
-            raise ValueError(f"retry_budget must not be negative, got {retry_budget}")
+        if not (timeout > 0 and math.isfinite(timeout)):
+            raise ValueError(f"timeout must be positive and finite, got {timeout}")
+        if not (retry_budget >= 0 and math.isfinite(retry_budget)):
+            raise ValueError(f"retry_budget must be finite and not negative, got {retry_budget}")
         self._clock = clock or system_clock
         limiter = Limiter(
             max_requests, per_seconds, max_in_flight, monotonic=monotonic, sleep=sleep
