@@ -475,6 +475,35 @@ async def test_the_token_never_shows(
     assert "<token>" in " ".join(shown)
 
 
+@pytest.mark.parametrize(
+    ("token", "short"),
+    [
+        ("5K9gT2xQ7rW1mZ4bN8vC3yH6jL0pD5sF2aE9uR7i", False),
+        ("t", True),
+    ],
+)
+async def test_redaction_hides_a_real_token_and_leaves_words_alone(
+    serve: Any, clock: Time, token: str, short: bool
+) -> None:
+    """A real token never shows; a one-letter "token" does not mangle every word with a t."""
+    server = await serve(gql_error(None, f"token {token} expired at the gate"))
+    closed = f"http://127.0.0.1:{free_port()}/gql"
+    texts = []
+    for url in (server.url, closed):
+        async with TibberSource(
+            token, endpoint=url, sleep=clock.sleep, monotonic=clock.monotonic, retry_budget=0
+        ) as src:
+            with pytest.raises(SourceError) as caught:
+                await src.homes()
+            texts.append(str(caught.value))
+    assert "token <token> expired at the gate" in texts[0]
+    assert f"cannot reach {closed}" in texts[1]
+    for text in texts:
+        assert "<token><token>" not in text
+        if not short:
+            assert token not in text
+
+
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(AuthenticationError):
         TibberSource("")

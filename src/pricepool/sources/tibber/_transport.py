@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -49,6 +50,10 @@ def user_agent(extra: str | None) -> str:
     except PackageNotFoundError:  # running from a source tree that was never installed
         own = "0"
     return f"pricepool/{own} {extra}" if extra else f"pricepool/{own}"
+
+# A token at least this long is redacted wherever it appears; a shorter one only where it
+# stands alone (a real API token is far longer).
+_SECRET_LENGTH = 8
 
 
 class _Down(SourceUnavailableError):
@@ -151,7 +156,14 @@ class Transport:
         return step / 2 + self._rng.random() * step / 2
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._token, "<token>") if self._token else text
+        token = self._token
+        if not token:
+            return text
+        if len(token) >= _SECRET_LENGTH:
+            return text.replace(token, "<token>")
+        # Too short to be a real secret, and a plain replace would mangle the message
+        # ("t": "h<token><token>p://"): only where it stands alone.
+        return re.sub(rf"(?<![\w.~+/=-]){re.escape(token)}(?![\w.~+/=-])", "<token>", text)
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
