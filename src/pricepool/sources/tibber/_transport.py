@@ -51,6 +51,7 @@ def user_agent(extra: str | None) -> str:
         own = "0"
     return f"pricepool/{own} {extra}" if extra else f"pricepool/{own}"
 
+
 # A token at least this long is redacted wherever it appears; a shorter one only where it
 # stands alone (a real API token is far longer).
 _SECRET_LENGTH = 8
