@@ -22,7 +22,13 @@ from pricepool._cli.cheapest import average, cheapest_slots, cheapest_window, ru
 from pricepool._cli.config import ConfigError, load_config, open_store, resolve_token
 from pricepool._cli.output import days_text, hours, range_text, rounded
 from pricepool._cli.session import UsageProblem, describe, match_home
-from pricepool._cli.when import midnight, parse_duration, parse_when, parse_within
+from pricepool._cli.when import (
+    an_hour_before,
+    midnight,
+    parse_duration,
+    parse_when,
+    parse_within,
+)
 
 OSLO = ZoneInfo("Europe/Oslo")
 T0 = datetime(2026, 11, 26, tzinfo=OSLO)
@@ -149,6 +155,47 @@ def test_when_words_dates_and_timestamps() -> None:
     for bad in ("soon", "2026-13-01", ""):
         with pytest.raises(ValueError, match="is not a"):
             parse_when(bad, now=now, tz=OSLO)
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def test_naive_times_on_dst_nights_are_real_instants() -> None:
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    said: list[str] = []
+    # Skipped by the clocks: the instant 02:30 names on the clock not yet set forward.
+    gap = parse_when("2026-03-29T02:30", now=now, tz=BERLIN, warn=said.append)
+    assert gap == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+    assert gap.isoformat() == "2026-03-29T03:30:00+02:00"
+    assert said == []
+    # Twice: the first, and a warning that names the second.
+    twice = parse_when("2026-10-25T02:30", now=now, tz=BERLIN, warn=said.append)
+    assert twice.astimezone(UTC) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    assert twice.isoformat() == "2026-10-25T02:30:00+02:00"
+    assert len(said) == 1
+    assert "twice" in said[0]
+    assert "2026-10-25T02:30:00+01:00" in said[0]
+    # An explicit offset picks the second, without a warning.
+    second = parse_when("2026-10-25T02:30+01:00", now=now, tz=BERLIN, warn=said.append)
+    assert second.astimezone(UTC) == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    assert len(said) == 1
+    parse_when("2026-10-25T04:30", now=now, tz=BERLIN, warn=said.append)
+    assert len(said) == 1
+
+
+def test_next24h_and_an_hour_before_are_elapsed_time_on_dst_days() -> None:
+    for now in (
+        datetime(2026, 3, 28, 12, 0, tzinfo=BERLIN),
+        datetime(2026, 10, 24, 12, 0, tzinfo=BERLIN),
+    ):
+        lo, hi = parse_within("next24h", now=now, tz=BERLIN)
+        assert lo == now
+        assert hi.astimezone(UTC) - lo.astimezone(UTC) == timedelta(hours=24)
+    # 03:05 on the spring-forward night: an hour earlier is 01:05, not 03:05 again.
+    spring = datetime(2026, 3, 29, 3, 5, tzinfo=BERLIN)
+    before = an_hour_before(spring)
+    assert spring.astimezone(UTC) - before.astimezone(UTC) == timedelta(hours=1)
+    assert before.isoformat() == "2026-03-29T01:05:00+01:00"
 
 
 def test_midnight_on_a_day_whose_midnight_does_not_exist() -> None:

@@ -74,7 +74,7 @@ from ._cli.session import (
     describe,
 )
 from ._cli.usage import Command, Group, Root
-from ._cli.when import midnight, parse_duration, parse_when, parse_within
+from ._cli.when import an_hour_before, midnight, parse_duration, parse_when, parse_within
 
 __all__ = ["app", "main"]
 
@@ -529,9 +529,9 @@ def prices(
         pool = await session.pool(home)
         info = await session.home_of(pool)
         tz, now = info.tz, session.now()
-        lo = _when("--from", start, now=now, tz=tz)
+        lo = _when("--from", start, now=now, tz=tz, warn=session.warn)
         if end is not None:
-            hi = _when("--to", end, now=now, tz=tz, end=True)
+            hi = _when("--to", end, now=now, tz=tz, end=True, warn=session.warn)
         else:
             after = midnight(now.astimezone(tz).date() + timedelta(days=2), tz)
             hi = after if lo < after else midnight(lo.date() + timedelta(days=1), tz)
@@ -658,11 +658,11 @@ def cheapest(
         info = await session.home_of(pool)
         tz, now = info.tz, session.now()
         try:
-            lo, hi = parse_within(within, now=now, tz=tz)
+            lo, hi = parse_within(within, now=now, tz=tz, warn=session.warn)
         except ValueError as err:
             raise UsageProblem(f"--within: {err}") from None
         # From an hour earlier: the interval under way at ``lo`` started before it.
-        items, problem = await session.intervals(pool, lo - timedelta(hours=1), hi)
+        items, problem = await session.intervals(pool, an_hour_before(lo), hi)
         info = pool.home or info
         lacking = missing(pool, lo, hi)
         if problem is not None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = ["midnight", "parse_duration", "parse_when", "parse_within"]
+__all__ = ["an_hour_before", "midnight", "parse_duration", "parse_when", "parse_within"]
 
 _DAYS = {"yesterday": -1, "today": 0, "tomorrow": 1}
 # Longest units first: "min" must not match as "m" followed by "in".
@@ -17,6 +18,13 @@ def midnight(day: date, tz: ZoneInfo) -> datetime:
     """The first instant of ``day`` in ``tz`` (the first that exists on a DST jump)."""
     # A round trip through UTC moves a wall time that does not exist onto a real instant.
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC).astimezone(tz)
+
+
+def an_hour_before(instant: datetime) -> datetime:
+    """An elapsed hour before ``instant``, in its zone (local clock arithmetic would move
+    03:05 back to a 02:05 that does not exist, i.e. not at all, on a spring-forward night)."""
+    tz = instant.tzinfo
+    return (instant.astimezone(UTC) - timedelta(hours=1)).astimezone(tz)
 
 
 def _day(text: str, now: datetime, tz: ZoneInfo) -> date | None:
@@ -31,12 +39,22 @@ def _day(text: str, now: datetime, tz: ZoneInfo) -> date | None:
     return None
 
 
-def parse_when(text: str, *, now: datetime, tz: ZoneInfo, end: bool = False) -> datetime:
+def parse_when(
+    text: str,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    end: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> datetime:
     """The instant ``text`` names, in ``tz``.
 
     ``today``, ``tomorrow``, ``yesterday`` and ``YYYY-MM-DD`` are home-local midnight, or
     with ``end`` the midnight after (a day given as an end includes that day). ``now`` is
-    now. An ISO timestamp keeps its offset; one without is read in ``tz``.
+    now. An ISO timestamp keeps its offset; one without is read in ``tz``: a wall time the
+    clocks skip (02:30 on a spring-forward night) is the instant it names on the clock not
+    yet set forward (03:30), and one that happens twice (02:30 on a fall-back night) is the
+    first of the two, which ``warn`` is told (an explicit offset picks the other).
     """
     word = text.strip()
     if word.lower() == "now":
@@ -52,7 +70,18 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo, end: bool = False) -> 
             "or an ISO timestamp such as 2026-11-26T14:00+01:00"
         ) from None
     if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=tz)
+        first = instant.replace(tzinfo=tz, fold=0)
+        second = instant.replace(tzinfo=tz, fold=1)
+        if warn is not None and first.utcoffset() != second.utcoffset():
+            real = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == instant
+            if real:  # the repeated hour: both folds exist
+                other = second.astimezone(UTC).astimezone(tz)
+                warn(
+                    f"{word} happens twice in {tz.key}; taking the first, "
+                    f"{first.isoformat()} (give {other.isoformat()} for the second)"
+                )
+        # A round trip through UTC moves a wall time that does not exist onto a real instant.
+        instant = first.astimezone(UTC)
     return instant.astimezone(tz)
 
 
@@ -79,23 +108,27 @@ def parse_duration(text: str) -> timedelta:
     return total
 
 
-def parse_within(text: str, *, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+def parse_within(
+    text: str, *, now: datetime, tz: ZoneInfo, warn: Callable[[str], None] | None = None
+) -> tuple[datetime, datetime]:
     """The range ``text`` names: a day word, ``next24h``, ``upcoming`` or ``FROM..TO``.
 
-    ``upcoming`` runs from now to the end of tomorrow: every price that can be known.
+    ``next24h`` is 24 elapsed hours, also on a DST day. ``upcoming`` runs from now to the
+    end of tomorrow: every price that can be known.
     """
     word = text.strip().lower()
     local = now.astimezone(tz)
     if word == "next24h":
-        return local, local + timedelta(hours=24)
+        # In UTC: local wall-clock arithmetic makes 23 or 25 hours on a DST day.
+        return local, (local.astimezone(UTC) + timedelta(hours=24)).astimezone(tz)
     if word == "upcoming":
         return local, midnight(local.date() + timedelta(days=2), tz)
     if ".." in word:
         lo, _, hi = text.partition("..")
-        start = parse_when(lo, now=now, tz=tz)
-        end = parse_when(hi, now=now, tz=tz, end=True)
+        start = parse_when(lo, now=now, tz=tz, warn=warn)
+        end = parse_when(hi, now=now, tz=tz, end=True, warn=warn)
     else:
-        start = parse_when(text, now=now, tz=tz)
+        start = parse_when(text, now=now, tz=tz, warn=warn)
         if _day(text, now, tz) is None:
             raise ValueError(
                 f"{text!r} is not a range: use today, tomorrow, yesterday, next24h, "
