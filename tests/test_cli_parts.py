@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from pricepool import (
     HomeInfo,
     JsonFileStore,
+    ManualClock,
     PriceInterval,
     PriceLevel,
     RateLimitedError,
@@ -29,6 +32,9 @@ from pricepool._cli.when import (
     parse_when,
     parse_within,
 )
+from pricepool.errors import SourceError
+from pricepool.simulator import Simulator
+from pricepool.sources.tibber import TibberSource
 
 OSLO = ZoneInfo("Europe/Oslo")
 T0 = datetime(2026, 11, 26, tzinfo=OSLO)
@@ -357,3 +363,39 @@ ENDPOINT = "http://127.0.0.1:1/v1-beta/gql"
 )
 def test_source_failures_in_a_few_words(error: Exception, line: str) -> None:
     assert describe(error, ENDPOINT) == line
+
+
+async def _failure(endpoint: str, **kwargs: Any) -> Exception:
+    """What a real TibberSource raises asking ``endpoint`` for the homes."""
+    async with TibberSource("a-token-for-tests", endpoint=endpoint, **kwargs) as source:
+        with pytest.raises(SourceError) as caught:
+            await source.homes()
+    return caught.value
+
+
+async def test_real_source_failures_in_a_few_words() -> None:
+    """The transport's own wording, so that a change to it breaks this test."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}/v1-beta/gql"
+    refused = await _failure(closed, retry_budget=0)
+    assert describe(refused, closed) == f"cannot reach {closed} (connection refused)"
+    sim = Simulator(clock=ManualClock(datetime(2026, 11, 26, 13, tzinfo=UTC)))
+    url = await sim.start()
+    try:
+        sim.faults.status = 503
+        down = await _failure(url, retry_budget=0)
+        assert describe(down, url) == f"{url} is down (HTTP 503)"
+        sim.faults.status = 429
+        sim.faults.retry_after = 120
+        limited = await _failure(url, retry_budget=0)
+        assert describe(limited, url) == f"rate limited by {url}; retry in 120 s"
+        sim.faults.status = None
+        wrong = url.replace("/v1-beta/gql", "/nothing")
+        missing = await _failure(wrong, retry_budget=0)
+        assert describe(missing, wrong) == f"no GraphQL API at {wrong} (HTTP 404); check --endpoint"
+        sim.faults.hang = True
+        slow = await _failure(url, retry_budget=0, timeout=0.2)
+        assert describe(slow, url) == f"cannot reach {url} (no answer within 0.2 s)"
+    finally:
+        await sim.stop()
