@@ -8,7 +8,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from types import TracebackType
 from typing import Any, Self
 from zoneinfo import ZoneInfo
@@ -412,25 +412,24 @@ class IntervalPool:
         stamp = now.timestamp()
         if stamp < self._horizon_until:
             return self._horizon
-        local = now.astimezone(tz)
-        publish = datetime.combine(local.date(), self._publish_at, tzinfo=tz)
-        publish = publish.astimezone(UTC).astimezone(tz)
-        if stamp < publish.timestamp():
-            horizon = local_midnight(local.date() + timedelta(days=1), tz)
-            until = publish
-        else:
-            horizon = local_midnight(local.date() + timedelta(days=2), tz)
-            nxt = datetime.combine(local.date() + timedelta(days=1), self._publish_at, tzinfo=tz)
-            until = nxt.astimezone(UTC).astimezone(tz)
-        self._horizon = int(horizon.timestamp())
-        self._horizon_until = int(until.timestamp())
+        today = now.astimezone(tz).date()
+        publish = self._published_on(today, tz)
+        ahead = 1 if stamp < publish else 2
+        self._horizon = int(local_midnight(today + timedelta(days=ahead), tz).timestamp())
+        self._horizon_until = (
+            publish if ahead == 1 else self._published_on(today + timedelta(days=1), tz)
+        )
         return self._horizon
+
+    def _published_on(self, day: date, tz: ZoneInfo) -> int:
+        """The instant of ``publish_at`` on the local ``day``, as POSIX seconds."""
+        # Through UTC, so a publish time inside a DST gap lands on a real instant.
+        return int(datetime.combine(day, self._publish_at, tzinfo=tz).astimezone(UTC).timestamp())
 
     def _publication(self, stamp: int, tz: ZoneInfo) -> int:
         """When prices of the local day holding ``stamp`` are expected, as POSIX seconds."""
-        day = datetime.fromtimestamp(stamp, tz).date() - timedelta(days=1)
-        expected = datetime.combine(day, self._publish_at, tzinfo=tz)
-        return int(expected.astimezone(UTC).timestamp())
+        day = datetime.fromtimestamp(stamp, tz).date()
+        return self._published_on(day - timedelta(days=1), tz)
 
     def _plan(self, a: int, b: int, limit: int, now: datetime, tz: ZoneInfo) -> list[Edge]:
         """The spans to ask for: whole local days around the gaps, less what is pending."""
