@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Sequence
@@ -15,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from .answer import Answer, Cause, Gap
 from .backoff import Backoff, whole
-from .clock import Clock, day_ceil, day_floor, day_start, system_clock
+from .clock import Clock, day_ceil, day_floor, system_clock
 from .coverage import Coverage
 from .errors import (
     InvalidRangeError,
@@ -31,6 +30,7 @@ from .retention import Retention
 from .sources.base import FetchResult, PriceSource
 from .spans import Edge, subtract, union
 from .storage.base import Snapshot, Store
+from .storage.delayed import DelayedSave
 from .timeline import Timeline, key
 
 __all__ = ["IntervalPool", "PoolStats"]
@@ -158,20 +158,18 @@ class IntervalPool:
             raise ValueError("home_id must not be empty")
         if recheck <= timedelta(0):
             raise ValueError(f"recheck must be positive, got {recheck}")
-        if save_delay < 0:
-            raise ValueError(f"save_delay must not be negative, got {save_delay}")
         self.home_id = home_id
         self._source = source
         self._store = store
         self._clock = clock or system_clock
-        self._retention = Retention(max_intervals)
+        self._retention = Retention(max_intervals, recent=recheck.total_seconds())
         if publication is None:
             publication = Publication() if publish_at is None else Publication(publish_at)
         elif publish_at is not None and publish_at != publication.at:
             raise ValueError("give publish_at or publication, not both")
         self._publication = publication
         self._recheck = int(recheck.total_seconds())
-        self._save_delay = save_delay
+        self._saver = DelayedSave(self._write, save_delay, f"prices of home {home_id!r}")
         self._timeline = Timeline()
         self._coverage = Coverage()
         self._home: HomeInfo | None = None
@@ -185,25 +183,18 @@ class IntervalPool:
         # Where each failure was first raised: raising it again does not grow its traceback.
         self._traces: dict[SourceError, TracebackType | None] = {}
         self._logged: tuple[SourceError, ...] = ()
-        self._calm_until = 0.0
         # Ranges that requests under way will slice once their fetches land.
         self._reading: list[Edge] = []
         self._closing: asyncio.Future[None] | None = None
         self._opened = False
         self._closed = False
         self._open_lock = asyncio.Lock()
-        self._dirty = False
-        self._saver: asyncio.Task[None] | None = None
-        self._save_lock = asyncio.Lock()
-        self._wake = asyncio.Event()
-        self._save_failed = False
         self._requests = 0
         self._hits = 0
         self._calls = 0
         self._failures = 0
         self._evictions = 0
         self._revisions = 0
-        self._saves = 0
 
     def __repr__(self) -> str:
         return (
@@ -258,17 +249,8 @@ class IntervalPool:
             task.cancel()
         if busy:
             await asyncio.gather(*busy, return_exceptions=True)
-        saver = self._saver
-        if saver is not None and not saver.done():
-            # Wake the pending save rather than cancel it: it may be mid-write.
-            self._wake.set()
-            await asyncio.wait([saver])
-        if self._dirty:
-            await self._write()
-            if self._dirty:
-                raise StorageError(
-                    f"could not save pool of home {self.home_id!r} on close; see the log"
-                )
+        if self._store is not None:
+            await self._saver.close()
 
     # ------------------------------------------------------------------ queries
 
@@ -288,7 +270,7 @@ class IntervalPool:
             fetch_groups=self._timeline.group_count,
             evictions=self._evictions,
             revisions=self._revisions,
-            saves=self._saves,
+            saves=self._saver.saves,
         )
 
     async def query(self, start: datetime, end: datetime) -> Answer:
@@ -516,7 +498,9 @@ class IntervalPool:
         if self._home is None:
             return []
         now = self._clock()
-        spare, _ = self._spare(now.timestamp(), recent=False)
+        spare, _ = self._retention.spare(
+            self._timeline, now.timestamp(), self._reading, self._groups_held(), recent=False
+        )
         return self._retention.victims(self._timeline, now, self._home.tz, spare)
 
     async def gc(self) -> int:
@@ -527,15 +511,18 @@ class IntervalPool:
         """
         dropped = 0
         if self._home is not None:
-            now = self._clock()
-            spare, _ = self._spare(now.timestamp(), recent=False)
-            dropped = self._retention.enforce(
-                self._timeline, self._coverage, now, self._home.tz, spare
+            dropped = self._retention.sweep(
+                self._timeline,
+                self._coverage,
+                self._clock(),
+                self._home.tz,
+                self._reading,
+                self._groups_held(),
             )
         if dropped:
             self._evictions += dropped
             self._changed()
-        await self._write()
+        await self._saver.flush()
         return dropped
 
     def snapshot(self) -> Snapshot:
@@ -726,7 +713,7 @@ class IntervalPool:
         if fresher:
             self._home = home
         group = None
-        self._calm_until = 0.0
+        self._retention.settle()
         if answered is not None:
             merged = self._timeline.merge(answered[0], answered[1], intervals, starts, now)
             self._revisions += merged.revised
@@ -751,46 +738,24 @@ class IntervalPool:
         return group
 
     def _enforce(self) -> None:
-        """Apply retention, sparing groups that requests under way are about to read."""
+        """Apply retention, sparing what requests under way are about to read."""
         if len(self._timeline) <= self._retention.max_intervals or self._home is None:
             return
-        now = self._clock()
-        stamp = now.timestamp()
-        if stamp < self._calm_until:
-            return
-        spare, until = self._spare(stamp)
-        tz = self._home.tz
-        dropped = self._retention.enforce(self._timeline, self._coverage, now, tz, spare)
+        dropped = self._retention.keep(
+            self._timeline,
+            self._coverage,
+            self._clock(),
+            self._home.tz,
+            self._reading,
+            self._groups_held(),
+        )
         if dropped:
             self._evictions += dropped
             self._changed()
-        if (
-            not self._held
-            and not self._reading
-            and len(self._timeline) > self._retention.max_intervals
-        ):
-            # What is left is protected until the window moves at midnight or a recent
-            # fetch ages; until then a cached answer need not look again.
-            self._calm_until = min(day_start(now, tz, 1).timestamp(), until)
 
-    def _spare(self, now: float, *, recent: bool = True) -> tuple[set[int], float]:
-        """Groups retention must keep besides the protected window, and until when at least.
-
-        Kept: what requests under way are about to read, and fetches younger than the
-        re-check interval, so that a range larger than the limit is not fetched again on
-        every request.
-        """
-        spare = {f.group for f in self._held if f.group is not None}
-        for lo, hi in union(self._reading):
-            spare |= self._timeline.groups_in(lo, hi)
-        until = math.inf
-        for group in self._timeline.newest if recent else ():
-            fetched = group.fetched_at.timestamp()
-            if fetched + self._recheck <= now:
-                break
-            spare.add(group.id)
-            until = min(until, fetched + self._recheck)
-        return spare, until
+    def _groups_held(self) -> set[int]:
+        """Groups fetched for requests that have not read them yet."""
+        return {f.group for f in self._held if f.group is not None}
 
     # ------------------------------------------------------------------ persistence
 
@@ -819,51 +784,19 @@ class IntervalPool:
         self._coverage = coverage
 
     def _changed(self) -> None:
-        self._dirty = True
-        if self._store is None or self._closed:
-            return
-        if self._saver is None or self._saver.done():
-            self._saver = asyncio.create_task(self._save_later())
-
-    async def _save_later(self) -> None:
-        # Changes made while a save was being written get a save of their own; a failed
-        # save waits for the next change or for close.
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._save_delay)
-            await self._write()
-            if self._closed or self._save_failed or not self._dirty:
-                return
+        if self._store is not None:
+            self._saver.schedule()
 
     async def save(self) -> None:
         """Write what is not saved yet, now. StorageError when the store fails."""
-        await self._write()
-        if self._dirty and self._store is not None:
+        if self._store is None:
+            return
+        await self._saver.flush()
+        if self._saver.dirty:
             raise StorageError(f"could not save pool of home {self.home_id!r}; see the log")
 
     async def _write(self) -> None:
-        store = self._store
-        if store is None:
-            self._dirty = False
+        """One write of the whole pool, serialised now (a burst of changes costs one)."""
+        if self._store is None or self._home is None:
             return
-        async with self._save_lock:
-            if not self._dirty or self._home is None:
-                return
-            # Serialised now, at write time: bursts of changes cost one snapshot.
-            snapshot = self.snapshot()
-            self._dirty = False
-            try:
-                await store.save(snapshot)
-            except StorageError as err:
-                self._dirty = True
-                if not self._save_failed:
-                    log.error("saving prices of home %s failed: %s", self.home_id, err)
-                self._save_failed = True
-                return
-            except BaseException:
-                self._dirty = True
-                raise
-            if self._save_failed:
-                log.info("saving prices of home %s works again", self.home_id)
-            self._save_failed = False
-            self._saves += 1
+        await self._store.save(self.snapshot())
