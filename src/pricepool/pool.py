@@ -168,6 +168,8 @@ class IntervalPool:
         elif publish_at is not None and publish_at != publication.at:
             raise ValueError("give publish_at or publication, not both")
         self._publication = publication
+        # The horizon and the instants between which it holds, as Publication.window gives.
+        self._window: tuple[int, float, float] = (0, 0.0, 0.0)
         self._recheck = int(recheck.total_seconds())
         self._saver = DelayedSave(self._write, save_delay, f"prices of home {home_id!r}")
         self._timeline = Timeline()
@@ -285,7 +287,7 @@ class IntervalPool:
         home = await self._ready()
         now = self._clock()
         stamp = now.timestamp()
-        limit = self._publication.limit(stamp, home.tz)
+        limit = self._limit(stamp, home.tz)
         top = min(b, limit)
         if a >= top or self._coverage.covers(a, top):
             self._hits += 1
@@ -306,9 +308,15 @@ class IntervalPool:
         says what is missing and why.
         """
         a, b = _bounds(start, end)
-        home = await self._ready()
+        home = self._home
+        if home is None or self._closed or not self._opened:
+            home = await self._ready()
+        else:
+            self._requests += 1  # the common case without a coroutine call
         now = self._clock()
-        limit = self._publication.limit(now.timestamp(), home.tz)
+        stamp = now.timestamp()
+        window = self._window
+        limit = window[0] if window[1] <= stamp < window[2] else self._limit(stamp, home.tz)
         top = min(b, limit)
         if a >= top or self._coverage.covers(a, top):
             self._hits += 1
@@ -542,6 +550,11 @@ class IntervalPool:
 
     # ------------------------------------------------------------------ planning
 
+    def _limit(self, stamp: float, tz: ZoneInfo) -> int:
+        """End of the last publishable day at ``stamp``, as POSIX seconds."""
+        self._window = self._publication.window(stamp, tz)
+        return self._window[0]
+
     def _plan(self, a: int, b: int, limit: int, now: datetime, tz: ZoneInfo) -> list[Edge]:
         """The spans to ask for: whole local days around the gaps, less what is held back."""
         gaps = self._coverage.missing(a, b)
@@ -712,6 +725,7 @@ class IntervalPool:
         # Below here nothing raises: the answer is merged as a whole.
         if fresher:
             self._home = home
+            self._window = (0, 0.0, 0.0)  # the zone may have changed
         group = None
         self._retention.settle()
         if answered is not None:
