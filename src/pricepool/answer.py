@@ -49,11 +49,3 @@ class Answer:
     def complete(self) -> bool:
         """True when nothing in the range is missing."""
         return not self.missing
-
-    @property
-    def error(self) -> SourceError | None:
-        """The error of the first failed gap, if any."""
-        for gap in self.missing:
-            if gap.error is not None:
-                return gap.error
-        return None

@@ -1,4 +1,11 @@
-"""The interval pool: answers ranges from what it holds, asks the source for the rest."""
+"""The interval pool's lifecycle, planning and single-flight; the rules live in their modules.
+
+Who owns what the pool asks: ``Publication`` (is the day out yet), ``Coverage`` (answered,
+pending or failed until when), ``Backoff`` (is the source as a whole resting),
+``Retention`` (what to evict), ``DelayedSave`` (when to write). The pool plans whole local
+days around what is missing, launches one flight per stretch wanted in an event-loop turn,
+merges answers into the ``Timeline`` and says what it could not answer (``Answer``).
+"""
 
 from __future__ import annotations
 
@@ -131,12 +138,13 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
 class IntervalPool:
     """Price intervals of one home, fetched once and kept.
 
-    ``get_intervals`` answers from the pool when the source has already answered the
-    range, and otherwise asks the source only for the whole local days it has never
-    answered, never for days that cannot be published yet (day D is expected at
-    ``publish_at`` on D-1, home-local), and at most once per ``recheck`` for a day the
-    source said is not published yet. Concurrent requests for the same span share one
-    source call. Retention keeps at most ``max_intervals`` (evicting the oldest fetches
+    ``query`` (and its thin wrapper ``get_intervals``) answers from the pool when the
+    source has already answered the range, and otherwise asks the source only for the
+    whole local days it has never answered, never for days that cannot be published yet
+    (day D is expected at ``publish_at`` on D-1, home-local; or give a shared
+    ``publication``), and at most once per ``recheck`` for a day the source said is not
+    published yet or failed for. Concurrent requests for the same span share one source
+    call; requests arriving in one event-loop turn are planned together. Retention keeps at most ``max_intervals`` (evicting the oldest fetches
     first, never the protected window). With a ``store``, what the pool learns is saved
     ``save_delay`` seconds after the last change and on close, and loaded on open.
     """
