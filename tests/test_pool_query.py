@@ -19,6 +19,7 @@ from pricepool import (
     InvalidRangeError,
     ManualClock,
     PricePoolError,
+    Publication,
     RateLimitedError,
     SourceUnavailableError,
     Span,
@@ -260,3 +261,28 @@ def test_an_answer_is_complete_only_without_gaps() -> None:
     assert Answer(home, [], ()).complete
     assert not Answer(home, [], (gap,)).complete
     assert Cause.FAILED == "failed"
+
+
+async def test_pools_share_one_publication_calendar(clock: ManualClock) -> None:
+    noon = Publication(time(12))
+    source = FakeSource(clock, {HOME: "Europe/Berlin", "home-2": "America/New_York"})
+    clock.set(at(TODAY, 12) + timedelta(minutes=30))
+    async with (
+        IntervalPool(HOME, source, clock=clock, publication=noon) as berlin,
+        IntervalPool("home-2", source, clock=clock, publication=noon) as new_york,
+    ):
+        await berlin.resolve_home()
+        await new_york.resolve_home()
+        # 12:30 in Berlin is past noon: tomorrow is out; 06:30 in New York is not.
+        assert berlin.published_until() == midnight(days(2))
+        ny = ZoneInfo("America/New_York")
+        assert new_york.published_until() == local_midnight(days(1), ny)
+        [gap] = (await berlin.query(midnight(days(2)), midnight(days(3)))).missing
+        assert gap.expected_at == at(days(1), 12)
+
+
+def test_publish_at_and_a_different_publication_are_refused(clock: ManualClock) -> None:
+    with pytest.raises(ValueError, match="publish_at or publication"):
+        IntervalPool(
+            HOME, FakeSource(clock), clock=clock, publish_at=time(14), publication=Publication()
+        )

@@ -53,7 +53,7 @@ class PoolStats:
     """Counters of one pool since it was opened, and what it holds now."""
 
     requests: int
-    """Calls of ``get_intervals``."""
+    """Calls of ``get_intervals`` and ``query``."""
     hits: int
     """Requests answered without asking the source."""
     source_calls: int
@@ -144,9 +144,10 @@ class IntervalPool:
     (day D is expected at ``publish_at`` on D-1, home-local; or give a shared
     ``publication``), and at most once per ``recheck`` for a day the source said is not
     published yet or failed for. Concurrent requests for the same span share one source
-    call; requests arriving in one event-loop turn are planned together. Retention keeps at most ``max_intervals`` (evicting the oldest fetches
-    first, never the protected window). With a ``store``, what the pool learns is saved
-    ``save_delay`` seconds after the last change and on close, and loaded on open.
+    call; requests arriving in one event-loop turn are planned together. Retention keeps
+    at most ``max_intervals`` (evicting the oldest fetches first, never the protected
+    window). With a ``store``, what the pool learns is saved ``save_delay`` seconds after
+    the last change and on close, and loaded on open.
     """
 
     def __init__(
@@ -639,11 +640,16 @@ class IntervalPool:
         done, self._round = self._round, None
         wanted, self._wanted = self._wanted, []
         launched: list[_Flight] = []
-        if not self._closed and not self._backoff.quiet(self._clock().timestamp()):
-            busy = union((f.start, f.end) for f in self._flights)
+        stamp = self._clock().timestamp()
+        if not self._closed and not self._backoff.quiet(stamp):
+            busy = [(f.start, f.end) for f in self._flights]
             for lo, hi in union(wanted):
-                for f_lo, f_hi in subtract(lo, hi, busy):
-                    launched.append(self._launch(f_lo, f_hi))
+                # A flight may have landed since the requests planned: ask only what is
+                # still missing, not held back, and not under way.
+                for m_lo, m_hi in self._coverage.missing(lo, hi):
+                    holes = union([*busy, *self._coverage.waiting(m_lo, m_hi, int(stamp))])
+                    for f_lo, f_hi in subtract(m_lo, m_hi, holes):
+                        launched.append(self._launch(f_lo, f_hi))
         if done is not None and not done.done():
             done.set_result(launched)
 
