@@ -102,13 +102,7 @@ async def test_a_late_day_is_unpublished_and_says_when_it_is_asked_again(
     source: FakeSource, clock: ManualClock
 ) -> None:
     source.delay = timedelta(hours=1)  # published at 14:00, an hour late
-    clock.set(
-        at(
-            TODAY,
-            13,
-        )
-        + timedelta(minutes=5)
-    )
+    clock.set(at(TODAY, 13) + timedelta(minutes=5))
     tomorrow = (midnight(days(1)), midnight(days(2)))
     async with pool_of(source, clock) as pool:
         answer = await pool.query(midnight(days(0)), tomorrow[1])
@@ -122,13 +116,7 @@ async def test_a_late_day_is_unpublished_and_says_when_it_is_asked_again(
         calls = len(source.calls)
         assert (await pool.query(*tomorrow)).missing == (gap,)
         assert len(source.calls) == calls  # not asked again before retry_at
-        clock.set(
-            at(
-                TODAY,
-                14,
-            )
-            + timedelta(minutes=5)
-        )
+        clock.set(at(TODAY, 14) + timedelta(minutes=5))
         assert (await pool.query(*tomorrow)).complete
 
 
