@@ -38,14 +38,13 @@ from .sources.base import FetchResult, PriceSource
 from .spans import Edge, subtract, union
 from .storage.base import Snapshot, Store
 from .storage.delayed import DelayedSave
-from .timeline import Timeline, key
+from .timeline import Timeline, ordered
 
 __all__ = ["IntervalPool", "PoolStats"]
 
 log = logging.getLogger("pricepool")
 
 MAX_RANGE = 5 * 366 * 86_400  # seconds; five years, leap days included
-SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -721,18 +720,10 @@ class IntervalPool:
         intervals: list[PriceInterval] = []
         starts: list[int] = []
         if answered is not None:
-            rows = sorted(((key(i), i) for i in result.intervals), key=lambda r: r[0])
-            last_end = None
-            for start, interval in rows:
-                if not answered[0] <= start < answered[1]:
-                    continue
-                if last_end is not None and start < last_end:
-                    raise InvalidResponseError(
-                        f"source answered overlapping intervals at {interval.start.isoformat()}"
-                    )
-                last_end = start + interval.length // SECOND
-                starts.append(start)
-                intervals.append(interval.in_zone(tz))
+            try:
+                starts, intervals = ordered(result.intervals, *answered, tz)
+            except ValueError as err:
+                raise InvalidResponseError(f"source answered {err}") from err
         pending: Edge | None = None
         if result.pending is not None:
             pending = result.pending.seconds
