@@ -274,3 +274,26 @@ def test_publish_at_and_a_different_publication_are_refused(clock: ManualClock) 
         IntervalPool(
             HOME, FakeSource(clock), clock=clock, publish_at=time(14), publication=Publication()
         )
+
+
+class Comparable(SourceUnavailableError):
+    """An error that compares by message, and so is not hashable."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Comparable) and str(other) == str(self)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+async def test_an_unhashable_source_error_is_kept_and_raised_again(
+    source: FakeSource, clock: ManualClock
+) -> None:
+    span = (midnight(days(-3)), midnight(days(-2)))
+    async with pool_of(source, clock) as pool:
+        error = Comparable("down")
+        source.fail = error
+        for _ in range(3):
+            with pytest.raises(Comparable) as raised:
+                await pool.get_intervals(*span)
+            assert raised.value is error
+        assert [g.error for g in (await pool.query(*span)).missing] == [error]

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NoReturn, Self
 from zoneinfo import ZoneInfo
 
 from .answer import Answer, Cause, Gap
@@ -191,7 +191,8 @@ class IntervalPool:
         self._round: asyncio.Future[list[_Flight]] | None = None
         self._backoff = Backoff(float(self._recheck))
         # Where each failure was first raised: raising it again does not grow its traceback.
-        self._traces: dict[SourceError, TracebackType | None] = {}
+        # By id: an error class may define __eq__ and so not be hashable.
+        self._traces: dict[int, tuple[SourceError, TracebackType | None]] = {}
         self._logged: tuple[SourceError, ...] = ()
         # Ranges that requests under way will slice once their fetches land.
         self._reading: list[Edge] = []
@@ -338,8 +339,7 @@ class IntervalPool:
             if error is None:
                 continue
             if not allow_partial:
-                # The stored traceback, not one that grows with every request raising it.
-                raise error.with_traceback(self._traces.get(error))
+                self._raise(error)
             if all(error is not seen for seen in self._logged):
                 self._logged = (*self._logged[-7:], error)
                 log.warning(
@@ -583,8 +583,7 @@ class IntervalPool:
         ):
             now = self._clock().timestamp()
             if self._backoff.quiet(now) and self._backoff.error is not None:
-                error = self._backoff.error
-                raise error.with_traceback(self._traces.get(error))
+                self._raise(self._backoff.error)
             self._home_task = asyncio.create_task(self._ask_home())
             self._home_task.add_done_callback(_retrieve)
         task = self._home_task
@@ -697,10 +696,15 @@ class IntervalPool:
 
     def _remember(self, error: SourceError) -> None:
         """Keep where ``error`` was raised, for as long as something may raise it again."""
-        if error not in self._traces:
-            live = {self._backoff.error, *(h[3] for h in self._coverage.failed)}
-            self._traces = {e: t for e, t in self._traces.items() if e in live}
-            self._traces[error] = error.__traceback__
+        if id(error) not in self._traces:
+            live = {id(self._backoff.error), *(id(h[3]) for h in self._coverage.failed)}
+            self._traces = {k: v for k, v in self._traces.items() if k in live}
+            self._traces[id(error)] = (error, error.__traceback__)
+
+    def _raise(self, error: SourceError) -> NoReturn:
+        """Raise ``error`` with the traceback of its first raise, not one that grows."""
+        kept = self._traces.get(id(error))
+        raise error.with_traceback(kept[1] if kept is not None else None)
 
     def _apply(self, result: FetchResult, lo: int, hi: int, home: HomeInfo) -> int | None:
         """Validate the whole answer, then merge it; nothing is kept from a bad one.
