@@ -333,7 +333,8 @@ class IntervalPool:
             if len(self._timeline) > self._retention.max_intervals and not self._reading:
                 self._enforce()  # the protected window may have moved on
             return found
-        answer = await self._answer(a, b, top, limit, now, home)
+        # Unpublished days raise nothing: no need to describe them.
+        answer = await self._answer(a, b, top, limit, now, home, ahead=False)
         for gap in answer.missing:
             error = gap.error
             if error is None:
@@ -370,14 +371,23 @@ class IntervalPool:
         return self._home or await self._fetch_home()
 
     async def _answer(
-        self, a: int, b: int, top: int, limit: int, now: datetime, home: HomeInfo
+        self,
+        a: int,
+        b: int,
+        top: int,
+        limit: int,
+        now: datetime,
+        home: HomeInfo,
+        *,
+        ahead: bool = True,
     ) -> Answer:
         """Fetch what ``[a, top)`` lacks, then answer ``[a, b)``; source failures become gaps."""
         spans = self._plan(a, top, limit, now, home.tz)
         if not spans:
             self._hits += 1  # the rest is unpublished, or failed, until a re-check
             intervals = self._timeline.slice(a, b)
-            return Answer(home, intervals, self._gaps(a, b, top, limit, home, now.timestamp(), ()))
+            gaps = self._gaps(a, b, top, limit, home, now.timestamp(), (), ahead=ahead)
+            return Answer(home, intervals, gaps)
         flights: list[_Flight] = []
         reading = (a, b)
         self._reading.append(reading)
@@ -397,7 +407,8 @@ class IntervalPool:
             intervals = self._timeline.slice(a, b)
             home = self._home or home
             stamp = self._clock().timestamp()
-            return Answer(home, intervals, self._gaps(a, b, top, limit, home, stamp, failed))
+            gaps = self._gaps(a, b, top, limit, home, stamp, failed, ahead=ahead)
+            return Answer(home, intervals, gaps)
         finally:
             self._reading.remove(reading)
             for flight in flights:
@@ -416,8 +427,13 @@ class IntervalPool:
         home: HomeInfo,
         now: float,
         failed: Sequence[tuple[int, int, SourceError]],
+        *,
+        ahead: bool = True,
     ) -> tuple[Gap, ...]:
-        """The parts of ``[a, b)`` not answered, each with its cause."""
+        """The parts of ``[a, b)`` not answered, each with its cause.
+
+        Without ``ahead``, the days past the horizon (``limit``) are left out.
+        """
         tz = home.tz
         gaps: list[Gap] = []
         for lo, hi in self._coverage.missing(a, top) if a < top else ():
@@ -442,7 +458,7 @@ class IntervalPool:
                     )
             for g_lo, g_hi in subtract(lo, hi, [(h[0], h[1]) for h in holds]):
                 gaps.extend(self._unheld(g_lo, g_hi, now, failed, tz))
-        for lo, hi in _days(max(a, limit), b, tz):
+        for lo, hi in _days(max(a, limit), b, tz) if ahead else ():
             expected = datetime.fromtimestamp(self._publication.expected_at(lo, tz), tz)
             gaps.append(
                 Gap(
