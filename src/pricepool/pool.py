@@ -13,7 +13,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from types import TracebackType
 from typing import Any, NoReturn, Self
@@ -126,6 +126,16 @@ def _floor(stamp: int, tz: ZoneInfo) -> int:
 
 def _ceil(stamp: int, tz: ZoneInfo) -> int:
     return int(day_ceil(datetime.fromtimestamp(stamp, UTC), tz).timestamp())
+
+
+def _clip(answer: Answer, end: datetime) -> Answer:
+    """``answer`` with its last gap ending at ``end`` (gaps are planned in whole seconds)."""
+    missing = answer.missing
+    if not missing or missing[-1].span.end <= end:
+        return answer
+    last = missing[-1]
+    clipped = replace(last, span=Span(last.span.start, end))
+    return replace(answer, missing=(*missing[:-1], clipped))
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:
@@ -303,8 +313,10 @@ class IntervalPool:
             intervals = self._timeline.slice(a, b)
             if len(self._timeline) > self._retention.max_intervals and not self._reading:
                 self._enforce()
-            return Answer(home, intervals, self._gaps(a, b, top, limit, home, stamp, ()))
-        return await self._answer(a, b, top, limit, now, home)
+            answer = Answer(home, intervals, self._gaps(a, b, top, limit, home, stamp, ()))
+        else:
+            answer = await self._answer(a, b, top, limit, now, home)
+        return _clip(answer, end)
 
     async def get_intervals(
         self, start: datetime, end: datetime, *, allow_partial: bool = False
