@@ -4,7 +4,7 @@ Who owns what the pool asks: ``Publication`` (is the day out yet), ``Coverage`` 
 pending or failed until when), ``Backoff`` (is the source as a whole resting),
 ``Retention`` (what to evict), ``DelayedSave`` (when to write). The pool plans whole local
 days around what is missing, launches one flight per stretch wanted in an event-loop turn,
-merges answers into the ``Timeline`` and says what it could not answer (``Answer``).
+merges answers into the ``Timeline``; ``answer.explain`` says what it could not answer.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import asyncio
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from types import TracebackType
 from typing import Any, NoReturn, Self
 from zoneinfo import ZoneInfo
 
-from .answer import Answer, Cause, Gap
+from .answer import Answer, Failure, Gap, clip, explain
 from .backoff import Backoff, whole
 from .clock import Clock, day_ceil, day_floor, system_clock
 from .coverage import Coverage
@@ -110,32 +110,12 @@ def _bounds(start: datetime, end: datetime) -> Edge:
     return a, b
 
 
-def _days(start: int, end: int, tz: ZoneInfo) -> list[Edge]:
-    """``[start, end)`` cut at local midnights."""
-    out: list[Edge] = []
-    while start < end:
-        edge = min(_ceil(start + 1, tz), end)
-        out.append((start, edge))
-        start = edge
-    return out
-
-
 def _floor(stamp: int, tz: ZoneInfo) -> int:
     return int(day_floor(datetime.fromtimestamp(stamp, UTC), tz).timestamp())
 
 
 def _ceil(stamp: int, tz: ZoneInfo) -> int:
     return int(day_ceil(datetime.fromtimestamp(stamp, UTC), tz).timestamp())
-
-
-def _clip(answer: Answer, end: datetime) -> Answer:
-    """``answer`` with its last gap ending at ``end`` (gaps are planned in whole seconds)."""
-    missing = answer.missing
-    if not missing or missing[-1].span.end <= end:
-        return answer
-    last = missing[-1]
-    clipped = replace(last, span=Span(last.span.start, end))
-    return replace(answer, missing=(*missing[:-1], clipped))
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:
@@ -313,10 +293,10 @@ class IntervalPool:
             intervals = self._timeline.slice(a, b)
             if len(self._timeline) > self._retention.max_intervals and not self._reading:
                 self._enforce()
-            answer = Answer(home, intervals, self._gaps(a, b, top, limit, home, stamp, ()))
+            answer = Answer(home, intervals, self._gaps(a, b, limit, home, stamp, ()))
         else:
             answer = await self._answer(a, b, top, limit, now, home)
-        return _clip(answer, end)
+        return clip(answer, end)
 
     async def get_intervals(
         self, start: datetime, end: datetime, *, allow_partial: bool = False
@@ -398,14 +378,14 @@ class IntervalPool:
         if not spans:
             self._hits += 1  # the rest is unpublished, or failed, until a re-check
             intervals = self._timeline.slice(a, b)
-            gaps = self._gaps(a, b, top, limit, home, now.timestamp(), (), ahead=ahead)
+            gaps = self._gaps(a, b, limit, home, now.timestamp(), (), ahead=ahead)
             return Answer(home, intervals, gaps)
         flights: list[_Flight] = []
         reading = (a, b)
         self._reading.append(reading)
         try:
             await self._fly(spans, flights)
-            failed: list[tuple[int, int, SourceError]] = []
+            failed: list[Failure] = []
             for flight in flights:
                 if flight.task.cancelled():
                     raise PricePoolError("the pool was closed while fetching")
@@ -419,7 +399,7 @@ class IntervalPool:
             intervals = self._timeline.slice(a, b)
             home = self._home or home
             stamp = self._clock().timestamp()
-            gaps = self._gaps(a, b, top, limit, home, stamp, failed, ahead=ahead)
+            gaps = self._gaps(a, b, limit, home, stamp, failed, ahead=ahead)
             return Answer(home, intervals, gaps)
         finally:
             self._reading.remove(reading)
@@ -434,88 +414,23 @@ class IntervalPool:
         self,
         a: int,
         b: int,
-        top: int,
         limit: int,
         home: HomeInfo,
         now: float,
-        failed: Sequence[tuple[int, int, SourceError]],
+        failed: Sequence[Failure],
         *,
         ahead: bool = True,
     ) -> tuple[Gap, ...]:
-        """The parts of ``[a, b)`` not answered, each with its cause.
-
-        Without ``ahead``, the days past the horizon (``limit``) are left out.
-        """
-        tz = home.tz
-        gaps: list[Gap] = []
-        for lo, hi in self._coverage.missing(a, top) if a < top else ():
-            holds = self._coverage.holds(lo, hi, now)
-            for h_lo, h_hi, until, error in holds:
-                retry = datetime.fromtimestamp(until, tz)
-                if error is None:
-                    expected = datetime.fromtimestamp(self._publication.expected_at(h_lo, tz), tz)
-                    gaps.append(
-                        Gap(
-                            Span.from_seconds(h_lo, h_hi),
-                            Cause.UNPUBLISHED,
-                            expected_at=expected,
-                            retry_at=retry,
-                        )
-                    )
-                else:
-                    gaps.append(
-                        Gap(
-                            Span.from_seconds(h_lo, h_hi), Cause.FAILED, retry_at=retry, error=error
-                        )
-                    )
-            for g_lo, g_hi in subtract(lo, hi, [(h[0], h[1]) for h in holds]):
-                gaps.extend(self._unheld(g_lo, g_hi, now, failed, tz))
-        for lo, hi in _days(max(a, limit), b, tz) if ahead else ():
-            expected = datetime.fromtimestamp(self._publication.expected_at(lo, tz), tz)
-            gaps.append(
-                Gap(
-                    Span.from_seconds(lo, hi),
-                    Cause.UNPUBLISHED,
-                    expected_at=expected,
-                    retry_at=expected,
-                )
-            )
-        gaps.sort(key=lambda g: g.span.start)
-        return tuple(gaps)
-
-    def _unheld(
-        self,
-        lo: int,
-        hi: int,
-        now: float,
-        failed: Sequence[tuple[int, int, SourceError]],
-        tz: ZoneInfo,
-    ) -> list[Gap]:
-        """Gaps for a missing part that no word in the coverage explains.
-
-        It is one the source failed for as a whole (this request's flight, or a quiet
-        source not asked); retried when the back-off ends, or on the next request.
-        """
-        backoff = self._backoff
-        retry = datetime.fromtimestamp(backoff.until, tz) if backoff.quiet(now) else None
-        out: list[Gap] = []
-        cursor = lo
-        for f_lo, f_hi, error in sorted(failed, key=lambda f: f[0]):
-            if f_hi <= cursor or f_lo >= hi:
-                continue
-            if f_lo > cursor:
-                out.append(self._quiet_gap(cursor, f_lo, retry))
-            end = min(f_hi, hi)
-            out.append(
-                Gap(Span.from_seconds(max(cursor, f_lo), end), Cause.FAILED, None, retry, error)
-            )
-            cursor = end
-        if cursor < hi:
-            out.append(self._quiet_gap(cursor, hi, retry))
-        return out
-
-    def _quiet_gap(self, lo: int, hi: int, retry: datetime | None) -> Gap:
-        return Gap(Span.from_seconds(lo, hi), Cause.FAILED, None, retry, self._backoff.error)
+        return explain(
+            self._coverage,
+            self._publication,
+            self._backoff,
+            (a, b, limit),
+            home.tz,
+            now,
+            failed,
+            ahead=ahead,
+        )
 
     def published_until(self) -> datetime | None:
         """End of the last day whose prices can be out by now (home-local), if the home is known.
