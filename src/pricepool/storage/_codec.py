@@ -85,6 +85,22 @@ def union(spans: Iterable[Span]) -> list[Span]:
     return merged
 
 
+def check(snapshot: Any) -> None:
+    """ValueError naming the first thing in a stored ``snapshot`` a pool could not hold:
+    intervals out of order or overlapping, an interval of no group or outside its group."""
+    spans = {g.id: g.span for g in snapshot.groups}
+    end: datetime | None = None
+    for item, gid in zip(snapshot.intervals, snapshot.group_ids, strict=True):
+        span = spans.get(gid)
+        if span is None:
+            raise ValueError(f"interval at {item.start.isoformat()} is held by no fetch group")
+        if not span.start <= item.start < span.end:
+            raise ValueError(f"interval at {item.start.isoformat()} lies outside its fetch group")
+        if end is not None and item.start < end:
+            raise ValueError(f"intervals overlap or are out of order at {item.start.isoformat()}")
+        end = item.end
+
+
 def cause(err: BaseException) -> str:
     """A short reason for ``err``: the OS's words when there are some."""
     if isinstance(err, OSError) and err.strerror:
@@ -116,5 +132,5 @@ def set_aside(path: Path, why: str, companions: Iterable[str] = ()) -> Path:
         extra = path.with_name(path.name + suffix)
         if extra.exists():
             os.replace(extra, target.with_name(target.name + suffix))
-    log.error("%s is unreadable (%s); moved it to %s and starting empty", path, why, target)
+    log.warning("%s is damaged (%s); moved it to %s and starting empty", path, why, target)
     return target

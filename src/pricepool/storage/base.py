@@ -72,15 +72,23 @@ class Snapshot:
 
 @runtime_checkable
 class Store(Protocol):
-    """Durable keeping of snapshots, one per home.
+    """Durable keeping of snapshots, one per home, shared by any number of writers.
 
-    ``load`` returns None for a home it never saw (and for a corrupt record, which it moves
-    aside and logs). Failures raise ``StorageError`` naming the path and cause.
+    ``save`` merges: it adds what the snapshot holds that this writer has not saved or
+    loaded before (coverage is the union, the newer fetch wins per span, pending spans
+    keep the later re-check time) and removes nothing. It returns what other writers
+    stored since this writer last loaded or saved the home and the snapshot lacks (a
+    delta, not the whole home), or None when there is nothing. Only ``evict`` removes:
+    the named fetches (matched by fetch time and span, not by id) and the spans only they
+    answered. ``load`` returns None for a home it never saw. Failures raise
+    ``StorageError`` naming the path and cause.
     """
 
     async def load(self, home_id: str) -> Snapshot | None: ...
 
-    async def save(self, snapshot: Snapshot) -> None: ...
+    async def save(self, snapshot: Snapshot) -> Snapshot | None: ...
+
+    async def evict(self, home_id: str, groups: Sequence[Group]) -> int: ...
 
     async def homes(self) -> list[str]: ...
 

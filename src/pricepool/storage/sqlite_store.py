@@ -1,49 +1,56 @@
-"""Many homes in one SQLite database, written as diffs.
+"""Many homes in one SQLite database, shared by any number of processes.
 
-Schema (version 1, in ``PRAGMA user_version``); instants are POSIX seconds::
+Schema (version 2, in ``PRAGMA user_version``; ``application_id`` marks the file as
+pricepool's); instants are POSIX seconds::
 
     homes(key INTEGER PRIMARY KEY, id TEXT UNIQUE, time_zone, currency, nickname, revision)
-    groups(home, id, fetched_at, span_start, span_end)             PRIMARY KEY (home, id)
+    groups(home, id, fetched_at, span_start, span_end, rev)         PRIMARY KEY (home, id)
     intervals(home, start, length_s, total, energy, tax, level, currency, group_id)
                                                                     PRIMARY KEY (home, start)
-    coverage(home, span_start, span_end)
+    coverage(home, span_start, span_end, rev)
     pending(home, span_start, span_end, retry_at)
 
-``home`` columns hold ``homes.key``. NaN energy and tax are NULL. Each save is one
-``BEGIN IMMEDIATE`` transaction in WAL mode, so a crash leaves the last committed save and a
-second process waits (``busy_timeout``) instead of failing.
+``home`` columns hold ``homes.key``; group ids are the store's own (pools number theirs
+themselves); ``rev`` is the home's revision when the row was written. NaN energy and tax are
+NULL. Each save is one ``BEGIN IMMEDIATE`` transaction in WAL mode, so a crash leaves the
+last committed save and a second process waits (``busy_timeout``) instead of failing.
 
-What a save writes: the store remembers per home the groups it last wrote, how many
-intervals each held, and the home's ``revision``. Groups gone from the snapshot are
-deleted, groups holding a different number are rewritten, the span of each new group is
-rewritten from the snapshot; coverage and pending (a few rows) are replaced. When the
-revision shows another writer, or the store has not seen the home, the home is rewritten
-whole. Saving one new day into a year is therefore O(day), not O(year).
+A save merges (``_merge`` states the rules): it writes only the fetches and spans the
+writer learned since it last read or wrote, painted over what is stored (the newer fetch
+wins), so saving one new day into a year is O(day). When the home's revision shows no
+other writer, it returns None without reading anything else.
 
-A file that is not a database is renamed aside whole (``<db>.corrupt.<UTC time>``). A home
-holding a value that cannot be read back (seconds beyond the calendar, an unknown zone, a
-level that does not exist) costs only that home: its rows move into a new database of this
-schema at ``<db>.corrupt.<UTC time>``, it loads as None and the pool starts it empty; the
-other homes are not touched.
+A new database is built beside its path and linked into place whole (0600), so a file of
+this store is never half made. An existing file is opened only when it is pricepool's
+(SQLite header, and ``application_id`` or the tables of schema 1); any other file is
+refused and never changed. Only a pricepool database that turns out damaged is renamed
+aside (``<db>.corrupt.<UTC time>``). A home holding a value that cannot be read back costs
+only that home: its rows move into a new database of this schema beside the store.
+With ``create=False`` (read-only commands) nothing is created, migrated, moved or changed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import math
 import os
 import sqlite3
+import stat
+import tempfile
 import threading
 from bisect import bisect_left
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from ..errors import StorageError
 from ..model import HomeInfo, PriceInterval, Span
-from ._codec import BAD_VALUE, aside, cause, instant, interval, log, row, set_aside, stamp, union
+from ..spans import Edge, subtract, union
+from ._codec import BAD_VALUE, aside, cause, check, instant, interval, log, row, set_aside, stamp
+from ._codec import union as span_union
+from ._merge import Ident, Known, ident, learned, merge_pending, painted, pending_edges, spans
 from .base import Group, Pending, Snapshot
 
 __all__ = ["SCHEMA", "SqliteStore"]
@@ -87,6 +94,14 @@ _V1 = (
     "CREATE INDEX pending_home ON pending (home)",
 )
 
+_APP = 0x70706F6C  # "ppol": this file is a pricepool store
+_V2 = (
+    "ALTER TABLE groups ADD COLUMN rev INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE coverage ADD COLUMN rev INTEGER NOT NULL DEFAULT 0",
+    "CREATE INDEX groups_rev ON groups (home, rev)",
+    f"PRAGMA application_id = {_APP}",
+)
+
 
 def _run(statements: Sequence[str]) -> Callable[[sqlite3.Connection], None]:
     def migrate(db: sqlite3.Connection) -> None:
@@ -96,15 +111,17 @@ def _run(statements: Sequence[str]) -> Callable[[sqlite3.Connection], None]:
     return migrate
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_run(_V1)]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_run(_V1), _run(_V2)]
 """``MIGRATIONS[v]`` takes a database from schema ``v`` to ``v + 1``, inside a transaction."""
 
 SCHEMA = len(MIGRATIONS)
 
 _R = TypeVar("_R")
 
-_BUSY_SECONDS = 10.0
+_BUSY_SECONDS = 30.0
+_HEADER = b"SQLite format 3\x00"
 _COMPANIONS = ("-wal", "-shm", "-journal")
+_TABLES_V1 = frozenset({"homes", "groups", "intervals", "coverage", "pending"})
 # Every table and the column naming the home: what a home's rows are.
 _TABLES = (
     ("homes", "key"),
@@ -115,34 +132,27 @@ _TABLES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Written:
-    """What this store last wrote (or read) for a home: its revision, and each group with
-    the number of intervals it held."""
-
-    revision: int
-    groups: dict[Group, int]
-
-    @classmethod
-    def of(cls, revision: int, snapshot: Snapshot) -> _Written:
-        return cls(revision, _counts(snapshot))
-
-
 class SqliteStore:
     """Snapshots of many homes in the SQLite database at ``path``.
 
-    The connection opens on first use and is used from worker threads one call at a time.
-    ``close`` releases it; a later call opens it again.
+    Nothing is created until the first save; with ``create=False`` a missing database
+    raises StorageError and the store never writes. The connection opens on first use and
+    is used from worker threads one call at a time. ``close`` releases it; a later call
+    opens it again.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = Path(path)
+        self.create = create
         self._db: sqlite3.Connection | None = None
+        # Why this process cannot write the database, once it knows (read-only file).
+        self._readonly: str | None = None
+        self._version = SCHEMA
         self._lock = asyncio.Lock()
         # Also held in the worker thread: a cancelled call's thread runs on after the
         # asyncio lock is released, and must not share the connection with the next one.
         self._mutex = threading.Lock()
-        self._written: dict[str, _Written] = {}
+        self._known: dict[str, Known] = {}
 
     async def __aenter__(self) -> Self:
         return self
@@ -157,9 +167,13 @@ class SqliteStore:
         async with self._lock:
             return await asyncio.to_thread(self._locked, self._load, home_id)
 
-    async def save(self, snapshot: Snapshot) -> None:
+    async def save(self, snapshot: Snapshot) -> Snapshot | None:
         async with self._lock:
-            await asyncio.to_thread(self._locked, self._save, snapshot)
+            return await asyncio.to_thread(self._locked, self._save, snapshot)
+
+    async def evict(self, home_id: str, groups: Sequence[Group]) -> int:
+        async with self._lock:
+            return await asyncio.to_thread(self._locked, self._evict, home_id, list(groups))
 
     async def homes(self) -> list[str]:
         async with self._lock:
@@ -180,55 +194,182 @@ class SqliteStore:
 
     # -- opening ---------------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, *, write: bool) -> sqlite3.Connection | None:
+        """The open database; None when there is none and ``write`` is False."""
         if self._db is None:
             try:
-                self._db = self._open()
+                self._db = self._open(write=write)
             except sqlite3.Error as err:
                 raise StorageError(f"cannot open {self.path}: {cause(err)}") from err
             except OSError as err:
-                raise StorageError(f"cannot open {self.path}: {cause(err)}") from err
+                raise StorageError(f"cannot open {self.path}: {_os_cause(err)}") from err
+        if write and self._db is not None:
+            if not self.create:
+                raise StorageError(f"{self.path} was opened read-only; not changing it")
+            if self._readonly is not None:
+                raise StorageError(
+                    f"cannot save to {self.path}: the store is read-only ({self._readonly}); "
+                    "changes are kept in memory only"
+                )
+            if self._version < SCHEMA:
+                raise StorageError(
+                    f"{self.path} has schema version {self._version}, older than this "
+                    f"pricepool's {SCHEMA}, and cannot be upgraded read-only"
+                )
         return self._db
 
-    def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            # Created here so that the database (and its -wal, which copies the mode) is 0600.
-            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        db = self._connection()
+    def _target(self) -> Path | None:
+        """Where the database file is (through a symlink); None when it does not exist.
+
+        StorageError for anything at the path that is not a database file of ours.
+        """
+        path = self.path
         try:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as err:
-            if "not a database" not in str(err):
+            info = path.stat()
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError:
+            raise StorageError(
+                f"{path} cannot be a store: a part of its folder path is a file"
+            ) from None
+        if stat.S_ISDIR(info.st_mode):
+            raise StorageError(
+                f"{path} is a folder; give the path of a database file, such as "
+                f"{path / 'pricepool.db'}"
+            )
+        if not stat.S_ISREG(info.st_mode):
+            raise StorageError(f"{path} is not a regular file, so not a pricepool store")
+        if info.st_size == 0:
+            raise StorageError(
+                f"{path} is not a pricepool store: it is empty (0 bytes); not changed"
+            )
+        try:
+            with open(path, "rb") as file:
+                head = file.read(100)
+        except PermissionError as err:
+            raise StorageError(f"cannot read {path}: permission denied ({cause(err)})") from err
+        if not head.startswith(_HEADER):
+            raise StorageError(
+                f"{path} is not a pricepool store (not an SQLite database); not changed"
+            )
+        return path
+
+    def _open(self, *, write: bool) -> sqlite3.Connection | None:
+        path = self._target()
+        if path is None:
+            if not self.create:
+                raise StorageError(f"{self.path} does not exist")
+            if not write:
+                return None
+            self._build()
+            path = self.path
+        self._readonly = _unwritable(path)
+        db = self._connection(readonly=self._readonly is not None or not self.create)
+        try:
+            ours, damaged = self._recognise(db, path)
+            if damaged is not None:
+                if not (ours and self.create and self._readonly is None):
+                    what = "a damaged pricepool store" if ours else "not a pricepool store"
+                    raise StorageError(f"{path} is {what} ({damaged}); not changed")
+                # Moved before close: closing would delete a -wal it could not read.
+                set_aside(path, damaged, _COMPANIONS)
                 db.close()
-                raise
-            # Moved before close: closing would delete a -wal it could not read.
-            set_aside(self.path, str(err), _COMPANIONS)
-            db.close()
-            db = self._connection()
-            version = 0
-        try:
+                self._build()
+                db = self._connection(readonly=False)
+            version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA:
                 # Checked before anything (even the journal mode) is written to the file.
                 raise StorageError(
-                    f"{self.path} has schema version {version}, newer than this pricepool's "
+                    f"{path} has schema version {version}, newer than this pricepool's "
                     f"{SCHEMA}; refusing to read or change it"
                 )
-            db.execute("PRAGMA journal_mode=WAL")
-            # FULL syncs the WAL on every commit: a completed save survives a power cut too.
-            db.execute("PRAGMA synchronous=FULL")
-            if version < SCHEMA:
-                self._migrate(db)
+            self._version = version
+            if self.create and self._readonly is None:
+                db.execute("PRAGMA journal_mode=WAL")
+                # FULL syncs the WAL on every commit: a completed save survives a power cut.
+                db.execute("PRAGMA synchronous=FULL")
+                if version < SCHEMA:
+                    self._migrate(db)
+                    self._version = SCHEMA
         except BaseException:
             db.close()
             raise
         return db
 
-    def _connection(self) -> sqlite3.Connection:
+    def _recognise(self, db: sqlite3.Connection, path: Path) -> tuple[bool, str | None]:
+        """Whether the file is pricepool's, and why it is damaged (None when it is fine)."""
+        try:
+            app = db.execute("PRAGMA application_id").fetchone()[0]
+            tables = {
+                name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            ours = app == _APP or (app == 0 and tables >= _TABLES_V1)
+            if not ours:
+                raise StorageError(
+                    f"{path} is not a pricepool store (an SQLite database of something "
+                    "else); not changed"
+                )
+            check = db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as err:
+            with open(path, "rb") as file:
+                head = file.read(100)
+            # The header names the application even when the pages are damaged.
+            return int.from_bytes(head[68:72], "big") == _APP, cause(err)
+        return True, None if check == "ok" else str(check)
+
+    def _build(self) -> None:
+        """Create the database whole beside its path and link it into place (0600).
+
+        Another process creating it at the same moment wins; this one then opens theirs.
+        """
+        target = Path(os.path.realpath(self.path)) if self.path.is_symlink() else self.path
+        _makedirs(target.parent)
+        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent)
+        os.close(handle)
+        try:
+            db = sqlite3.connect(temp, isolation_level=None)
+            try:
+                with _transaction(db):
+                    for step in MIGRATIONS:
+                        step(db)
+                    db.execute(f"PRAGMA user_version = {SCHEMA}")
+                db.execute("PRAGMA journal_mode=WAL")
+            finally:
+                db.close()
+            with contextlib.suppress(FileExistsError):
+                os.link(temp, target)
+        finally:
+            for suffix in ("", *_COMPANIONS):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp + suffix)
+
+    def _connection(self, *, readonly: bool) -> sqlite3.Connection:
         # isolation_level=None: transactions are ours (BEGIN IMMEDIATE), not the module's.
-        return sqlite3.connect(
-            self.path, timeout=_BUSY_SECONDS, isolation_level=None, check_same_thread=False
-        )
+        uri = self.path.absolute().as_uri()
+        if not readonly:
+            return sqlite3.connect(
+                f"{uri}?mode=rw",
+                uri=True,
+                timeout=_BUSY_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        try:
+            db = sqlite3.connect(
+                f"{uri}?mode=ro",
+                uri=True,
+                timeout=_BUSY_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            db.execute("PRAGMA user_version").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            # A WAL database in a folder we cannot write has no -shm to share: read it as
+            # it is on disk, which nobody can be changing without writing that folder.
+            return sqlite3.connect(
+                f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False
+            )
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         with _transaction(db):
@@ -246,14 +387,19 @@ class SqliteStore:
     # -- operations (worker thread) ----------------------------------------------------------
 
     def _homes(self) -> list[str]:
-        db = self._connect()
+        db = self._connect(write=False)
+        if db is None:
+            return []
         try:
             return [name for (name,) in db.execute("SELECT id FROM homes ORDER BY id")]
         except sqlite3.Error as err:
             raise StorageError(f"cannot read {self.path}: {cause(err)}") from err
 
     def _load(self, home_id: str) -> Snapshot | None:
-        db = self._connect()
+        db = self._connect(write=False)
+        if db is None:
+            self._known[home_id] = Known(0)
+            return None
         try:
             # One read transaction: a consistent view while another process writes.
             with _transaction(db, "BEGIN"):
@@ -263,12 +409,17 @@ class SqliteStore:
                 f"cannot read home {home_id!r} from {self.path}: {cause(err)}"
             ) from err
         except BAD_VALUE as err:
-            found = self._set_aside(db, home_id, f"{type(err).__name__}: {err}")
+            why = f"{type(err).__name__}: {err}"
+            if not self.create or self._readonly is not None:
+                raise StorageError(
+                    f"home {home_id!r} in {self.path} holds a bad value ({why}); not changed"
+                ) from err
+            found = self._set_aside(db, home_id, why)
         if found is None:
-            self._written.pop(home_id, None)
+            self._known[home_id] = Known(0)
             return None
         snapshot, revision = found
-        self._written[home_id] = _Written.of(revision, snapshot)
+        self._known[home_id] = Known.of(revision, snapshot)
         return snapshot
 
     def _set_aside(
@@ -302,7 +453,7 @@ class SqliteStore:
                 f"home {home_id!r} in {self.path} holds a bad value ({why}) and could not be "
                 f"set aside: {cause(err)}"
             ) from err
-        log.error(
+        log.warning(
             "home %r in %s holds a bad value (%s); moved its rows to %s and starting it empty",
             home_id,
             self.path,
@@ -311,42 +462,330 @@ class SqliteStore:
         )
         return None
 
-    def _save(self, snapshot: Snapshot) -> None:
-        db = self._connect()
+    def _save(self, snapshot: Snapshot) -> Snapshot | None:
+        db = self._connect(write=True)
+        assert db is not None
         home = snapshot.home
+        known = self._known.get(home.id, Known())
         try:
             with _transaction(db):
-                key, revision = self._home_row(db, home)
-                written = self._written.get(home.id)
-                if written is None or written.revision != revision:
-                    # New to us, or another writer was here since: the diff would be wrong.
-                    _rewrite(db, key, snapshot)
-                elif not _diff(db, key, snapshot, written.groups):
-                    log.warning(
-                        "home %r in %s: diff left a different interval count; rewrote it whole",
-                        home.id,
-                        self.path,
-                    )
-                    _rewrite(db, key, snapshot)
-                _replace_coverage(db, key, snapshot)
-                revision += 1
-                db.execute("UPDATE homes SET revision = ? WHERE key = ?", (revision, key))
+                key, revision = _home_row(db, home)
+                others = known.revision != revision
+                rev = revision + 1
+                stored = _groups(db, key)
+                new, answered, shrunk = learned(snapshot, known)
+                for group in new:
+                    if ident(group) not in stored:
+                        _paint(db, key, group, snapshot.members(group.id), rev, stored)
+                for group in shrunk:
+                    entry = stored.get(ident(group))
+                    if entry is not None:
+                        _trim(db, key, entry[0], group.span.seconds, snapshot.members(group.id))
+                cover = _add_coverage(db, key, answered, rev)
+                _merge_pending(db, key, snapshot, cover)
+                delta = _since(db, key, known.revision, snapshot) if others else None
+                db.execute("UPDATE homes SET revision = ? WHERE key = ?", (rev, key))
         except sqlite3.Error as err:
             raise StorageError(
-                f"cannot save home {home.id!r} to {self.path}: {cause(err)}"
+                f"cannot save home {home.id!r} to {self.path}: {_sql_cause(err)}"
             ) from err
-        self._written[home.id] = _Written.of(revision, snapshot)
+        self._known[home.id] = known.after(rev, snapshot, stored, cover)
+        return delta
 
-    @staticmethod
-    def _home_row(db: sqlite3.Connection, home: HomeInfo) -> tuple[int, int]:
-        key, revision = db.execute(
-            "INSERT INTO homes (id, time_zone, currency, nickname) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET time_zone = excluded.time_zone, "
-            "currency = excluded.currency, nickname = excluded.nickname "
-            "RETURNING key, revision",
-            (home.id, home.time_zone, home.currency, home.nickname),
+    def _evict(self, home_id: str, groups: list[Group]) -> int:
+        db = self._connect(write=True)
+        assert db is not None
+        try:
+            with _transaction(db):
+                found = db.execute("SELECT key FROM homes WHERE id = ?", (home_id,)).fetchone()
+                if found is None:
+                    return 0
+                (key,) = found
+                stored = _groups(db, key)
+                dropped = 0
+                for group in groups:
+                    entry = stored.pop(ident(group), None)
+                    if entry is not None:
+                        dropped += _drop(db, key, entry[0], group.span.seconds)
+        except sqlite3.Error as err:
+            raise StorageError(
+                f"cannot evict from home {home_id!r} in {self.path}: {_sql_cause(err)}"
+            ) from err
+        return dropped
+
+
+def _os_cause(err: OSError) -> str:
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied ({cause(err)})"
+    if err.errno == errno.ENOTDIR:
+        return f"a part of its folder path is a file ({cause(err)})"
+    return cause(err)
+
+
+def _sql_cause(err: sqlite3.Error) -> str:
+    if getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_READONLY or "readonly" in str(err):
+        return f"the store is read-only ({cause(err)}); changes are kept in memory only"
+    return cause(err)
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why this process cannot write the database at ``path`` (None when it can)."""
+    folder = path.resolve().parent
+    for where in (path, folder):
+        if not os.access(where, os.W_OK):
+            try:
+                # access() gives no reason; opening for writing gives the OS's words.
+                if where.is_dir():
+                    with tempfile.TemporaryFile(dir=where):
+                        pass
+                else:
+                    os.close(os.open(where, os.O_WRONLY))
+            except OSError as err:
+                return f"{where}: {cause(err)}"
+            return f"{where} is not writable"
+    return None
+
+
+def _makedirs(folder: Path) -> None:
+    """Create ``folder`` and missing parents, owner-only (0700)."""
+    missing: list[Path] = []
+    at = folder
+    while not at.exists() and at != at.parent:
+        missing.append(at)
+        at = at.parent
+    for part in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            part.mkdir(mode=0o700)
+
+
+def _home_row(db: sqlite3.Connection, home: HomeInfo) -> tuple[int, int]:
+    key, revision = db.execute(
+        "INSERT INTO homes (id, time_zone, currency, nickname) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET time_zone = excluded.time_zone, "
+        "currency = excluded.currency, nickname = excluded.nickname "
+        "RETURNING key, revision",
+        (home.id, home.time_zone, home.currency, home.nickname),
+    ).fetchone()
+    return int(key), int(revision)
+
+
+Stored = dict[Ident, tuple[int, float, Edge]]
+"""The home's stored groups by identity: store id, fetch time, span."""
+
+
+def _ident(at: float, a: float, b: float) -> Ident:
+    return (float(at), math.floor(a), math.ceil(b))
+
+
+def _groups(db: sqlite3.Connection, key: int) -> Stored:
+    stored: Stored = {}
+    for gid, at, a, b in db.execute(
+        "SELECT id, fetched_at, span_start, span_end FROM groups WHERE home = ?", (key,)
+    ):
+        found = _ident(at, a, b)
+        stored[found] = (gid, float(at), (found[1], found[2]))
+    return stored
+
+
+_INSERT = (
+    "INSERT OR IGNORE INTO intervals "
+    "(home, start, length_s, total, energy, tax, level, currency, group_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _paint(
+    db: sqlite3.Connection,
+    key: int,
+    group: Group,
+    members: Sequence[PriceInterval],
+    rev: int,
+    stored: Stored,
+) -> None:
+    """Write one fetch over its span: older fetches' intervals there go, newer ones stay."""
+    at = float(stamp(group.fetched_at))
+    span = group.span.seconds
+    a, b = span
+    near = [v for v in stored.values() if v[2][0] < b and a < v[2][1]]
+    older = [gid for gid, when, _ in near if when < at]
+    for gid in older:
+        db.execute(
+            "DELETE FROM intervals WHERE home = ? AND group_id = ? AND start >= ? AND start < ?",
+            (key, gid, a, b),
+        )
+    own = painted(span, [e for _, when, e in near if when > at])
+    gid = max((v[0] for v in stored.values()), default=0) + 1
+    starts = [int(m.start.timestamp()) for m in members]
+    before = db.total_changes
+    for lo, hi in own:
+        i = bisect_left(starts, lo)
+        j = bisect_left(starts, hi, i)
+        db.executemany(_INSERT, ((key, *row(members[k]), gid) for k in range(i, j)))
+    if db.total_changes != before:
+        db.execute(
+            "INSERT INTO groups (home, id, fetched_at, span_start, span_end, rev) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                gid,
+                stamp(group.fetched_at),
+                stamp(group.span.start),
+                stamp(group.span.end),
+                rev,
+            ),
+        )
+        stored[ident(group)] = (gid, at, span)
+    for old in older:
+        if _drop_if_empty(db, key, old):
+            for name, entry in list(stored.items()):
+                if entry[0] == old:
+                    del stored[name]
+
+
+def _trim(
+    db: sqlite3.Connection, key: int, gid: int, span: Edge, members: Sequence[PriceInterval]
+) -> None:
+    """Drop the stored intervals of ``gid`` the writer no longer holds in it."""
+    keep = {int(m.start.timestamp()) for m in members}
+    gone = [
+        (key, start)
+        for (start,) in db.execute(
+            "SELECT start FROM intervals WHERE home = ? AND group_id = ? AND start >= ? "
+            "AND start < ?",
+            (key, gid, *span),
+        )
+        if start not in keep
+    ]
+    db.executemany("DELETE FROM intervals WHERE home = ? AND start = ?", gone)
+    _drop_if_empty(db, key, gid)
+
+
+def _drop_if_empty(db: sqlite3.Connection, key: int, gid: int) -> bool:
+    """Remove the row of group ``gid`` when it holds no interval any more."""
+    found = db.execute(
+        "SELECT 1 FROM intervals WHERE home = ? AND group_id = ? LIMIT 1", (key, gid)
+    ).fetchone()
+    if found is None:
+        db.execute("DELETE FROM groups WHERE home = ? AND id = ?", (key, gid))
+    return found is None
+
+
+def _coverage(db: sqlite3.Connection, key: int) -> list[tuple[int, int, int]]:
+    return [
+        (math.floor(a), math.ceil(b), rev)
+        for a, b, rev in db.execute(
+            "SELECT span_start, span_end, rev FROM coverage WHERE home = ?", (key,)
+        )
+    ]
+
+
+def _add_coverage(
+    db: sqlite3.Connection, key: int, answered: Sequence[Edge], rev: int
+) -> list[Edge]:
+    """Store the parts of ``answered`` not stored yet; the home's coverage after."""
+    cover = union((a, b) for a, b, _ in _coverage(db, key))
+    added = [e for a, b in answered for e in subtract(a, b, cover)]
+    db.executemany(
+        "INSERT INTO coverage (home, span_start, span_end, rev) VALUES (?, ?, ?, ?)",
+        [(key, a, b, rev) for a, b in added],
+    )
+    return union([*cover, *added])
+
+
+def _merge_pending(
+    db: sqlite3.Connection, key: int, snapshot: Snapshot, cover: Sequence[Edge]
+) -> None:
+    stored = [
+        (math.floor(a), math.ceil(b), float(t))
+        for a, b, t in db.execute(
+            "SELECT span_start, span_end, retry_at FROM pending WHERE home = ?", (key,)
+        )
+    ]
+    merged = merge_pending(stored, pending_edges(snapshot.pending), cover)
+    if merged != sorted(stored):
+        db.execute("DELETE FROM pending WHERE home = ?", (key,))
+        db.executemany(
+            "INSERT INTO pending (home, span_start, span_end, retry_at) VALUES (?, ?, ?, ?)",
+            [(key, a, b, t) for a, b, t in merged],
+        )
+
+
+def _since(db: sqlite3.Connection, key: int, revision: int, snapshot: Snapshot) -> Snapshot | None:
+    """What writes after ``revision`` stored that ``snapshot`` lacks."""
+    mine = {ident(g) for g in snapshot.groups}
+    fresh = [
+        gid
+        for gid, at, a, b in db.execute(
+            "SELECT id, fetched_at, span_start, span_end FROM groups WHERE home = ? AND rev > ?",
+            (key, revision),
+        )
+        if _ident(at, a, b) not in mine
+    ]
+    have = union(s.seconds for s in snapshot.coverage)
+    gained = union(
+        e for a, b, _ in _coverage(db, key) if _ > revision for e in subtract(a, b, have)
+    )
+    if not fresh and not gained:
+        return None
+    rows: dict[int, tuple[Any, ...]] = {}
+    select = "SELECT start, length_s, total, energy, tax, level, currency, group_id FROM intervals "
+    for gid in fresh:
+        for found in db.execute(select + "WHERE home = ? AND group_id = ?", (key, gid)):
+            rows[found[0]] = found
+    for a, b in gained:
+        for found in db.execute(
+            select + "WHERE home = ? AND start >= ? AND start < ?", (key, a, b)
+        ):
+            rows[found[0]] = found
+    tz = snapshot.home.tz
+    order = sorted(rows)
+    gids = sorted({rows[s][7] for s in order})
+    groups = []
+    for gid in gids:
+        at, a, b = db.execute(
+            "SELECT fetched_at, span_start, span_end FROM groups WHERE home = ? AND id = ?",
+            (key, gid),
         ).fetchone()
-        return int(key), int(revision)
+        groups.append(Group(gid, instant(at), Span(instant(a), instant(b))))
+    pending = [
+        Pending(Span(instant(a), instant(b)), instant(t))
+        for a, b, t in db.execute(
+            "SELECT span_start, span_end, retry_at FROM pending WHERE home = ?", (key,)
+        )
+    ]
+    return Snapshot(
+        snapshot.home,
+        groups=groups,
+        intervals=[interval(rows[s][:7], tz) for s in order],
+        group_ids=[rows[s][7] for s in order],
+        coverage=spans(gained),
+        pending=pending,
+    )
+
+
+def _drop(db: sqlite3.Connection, key: int, gid: int, span: Edge) -> int:
+    """Remove the group ``gid`` and the part of its span only it answered."""
+    a, b = span
+    dropped = db.execute(
+        "DELETE FROM intervals WHERE home = ? AND group_id = ?", (key, gid)
+    ).rowcount
+    db.execute("DELETE FROM groups WHERE home = ? AND id = ?", (key, gid))
+    kept = [
+        (start, start + length)
+        for start, length in db.execute(
+            "SELECT start, length_s FROM intervals WHERE home = ? AND start >= ? AND start < ?",
+            (key, a, b),
+        )
+    ]
+    lost = subtract(a, b, union(kept))
+    if lost:
+        rows = _coverage(db, key)
+        db.execute("DELETE FROM coverage WHERE home = ?", (key,))
+        db.executemany(
+            "INSERT INTO coverage (home, span_start, span_end, rev) VALUES (?, ?, ?, ?)",
+            [(key, lo, hi, rev) for s, e, rev in rows for lo, hi in subtract(s, e, lost)],
+        )
+    return int(dropped)
 
 
 def _read(db: sqlite3.Connection, home_id: str) -> tuple[Snapshot, int] | None:
@@ -376,12 +815,10 @@ def _read(db: sqlite3.Connection, home_id: str) -> tuple[Snapshot, int] | None:
     ):
         intervals.append(interval(values, tz))
         group_ids.append(gid)
-    coverage = [
+    coverage = span_union(
         Span(instant(a), instant(b))
-        for a, b in db.execute(
-            "SELECT span_start, span_end FROM coverage WHERE home = ? ORDER BY rowid", (key,)
-        )
-    ]
+        for a, b in db.execute("SELECT span_start, span_end FROM coverage WHERE home = ?", (key,))
+    )
     pending = [
         Pending(Span(instant(a), instant(b)), instant(at))
         for a, b, at in db.execute(
@@ -397,6 +834,7 @@ def _read(db: sqlite3.Connection, home_id: str) -> tuple[Snapshot, int] | None:
         coverage=coverage,
         pending=pending,
     )
+    check(snapshot)
     return snapshot, revision
 
 
@@ -434,85 +872,3 @@ def _transaction(db: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iter
             db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
-
-
-_INSERT = (
-    "INSERT INTO intervals (home, start, length_s, total, energy, tax, level, currency, group_id)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def _insert_groups(db: sqlite3.Connection, key: int, groups: Sequence[Group]) -> None:
-    db.executemany(
-        "INSERT INTO groups (home, id, fetched_at, span_start, span_end) VALUES (?, ?, ?, ?, ?)",
-        [(key, g.id, stamp(g.fetched_at), stamp(g.span.start), stamp(g.span.end)) for g in groups],
-    )
-
-
-def _insert(db: sqlite3.Connection, key: int, snapshot: Snapshot, lo: int, hi: int) -> None:
-    items, ids = snapshot.intervals, snapshot.group_ids
-    db.executemany(_INSERT, ((key, *row(items[i]), ids[i]) for i in range(lo, hi)))
-
-
-def _rewrite(db: sqlite3.Connection, key: int, snapshot: Snapshot) -> None:
-    db.execute("DELETE FROM intervals WHERE home = ?", (key,))
-    db.execute("DELETE FROM groups WHERE home = ?", (key,))
-    _insert_groups(db, key, snapshot.groups)
-    _insert(db, key, snapshot, 0, len(snapshot.intervals))
-
-
-def _start(item: PriceInterval) -> float:
-    return item.start.timestamp()
-
-
-def _counts(snapshot: Snapshot) -> dict[Group, int]:
-    held = Counter(snapshot.group_ids)
-    return {g: held[g.id] for g in snapshot.groups}
-
-
-def _diff(db: sqlite3.Connection, key: int, snapshot: Snapshot, written: dict[Group, int]) -> bool:
-    """Bring the home's rows from ``written`` to ``snapshot``; False if counts then disagree.
-
-    Groups are compared whole (id, fetch time, span) with the number of intervals they
-    hold. A group that is gone loses its rows; a group that holds a different number (a
-    later fetch, even an empty one that made no group, took some) has its rows rewritten;
-    each new group's span is rewritten from the snapshot. O(g + changed rows + log n).
-    """
-    now = _counts(snapshot)
-    for group in written.keys() - now.keys():
-        db.execute("DELETE FROM intervals WHERE home = ? AND group_id = ?", (key, group.id))
-        db.execute("DELETE FROM groups WHERE home = ? AND id = ?", (key, group.id))
-    for group in sorted(now.keys() & written.keys(), key=lambda g: g.id):
-        if now[group] != written[group]:
-            db.execute("DELETE FROM intervals WHERE home = ? AND group_id = ?", (key, group.id))
-            # OR REPLACE: a row still held by another group in the database may move here.
-            db.executemany(
-                _INSERT.replace("INSERT", "INSERT OR REPLACE", 1),
-                ((key, *row(item), group.id) for item in snapshot.members(group.id)),
-            )
-    new = sorted(now.keys() - written.keys(), key=lambda g: g.id)
-    _insert_groups(db, key, new)
-    items = snapshot.intervals
-    for span in union(g.span for g in new):
-        a, b = stamp(span.start), stamp(span.end)
-        db.execute("DELETE FROM intervals WHERE home = ? AND start >= ? AND start < ?", (key, a, b))
-        lo = bisect_left(items, a, key=_start)
-        _insert(db, key, snapshot, lo, bisect_left(items, b, lo, key=_start))
-    (count,) = db.execute("SELECT COUNT(*) FROM intervals WHERE home = ?", (key,)).fetchone()
-    return bool(count == len(items))
-
-
-def _replace_coverage(db: sqlite3.Connection, key: int, snapshot: Snapshot) -> None:
-    db.execute("DELETE FROM coverage WHERE home = ?", (key,))
-    db.execute("DELETE FROM pending WHERE home = ?", (key,))
-    db.executemany(
-        "INSERT INTO coverage (home, span_start, span_end) VALUES (?, ?, ?)",
-        [(key, stamp(s.start), stamp(s.end)) for s in snapshot.coverage],
-    )
-    db.executemany(
-        "INSERT INTO pending (home, span_start, span_end, retry_at) VALUES (?, ?, ?, ?)",
-        [
-            (key, stamp(p.span.start), stamp(p.span.end), stamp(p.retry_at))
-            for p in snapshot.pending
-        ],
-    )

@@ -1,0 +1,211 @@
+"""Stores shared by several writers: a save merges, never overwrites (issue 9, point 1)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pricepool import HomeInfo, PriceInterval, Span
+from pricepool.storage import JsonFileStore, SqliteStore
+from pricepool.storage.base import Pending, Snapshot, Store
+
+from .storage_model import Model
+
+START = datetime(2025, 1, 1, tzinfo=UTC)
+STEP = timedelta(minutes=15)
+DAY = 96
+HOME = HomeInfo("home-1", "UTC", "NOK")
+
+Open = Callable[[], Store]
+
+
+@pytest.fixture(params=["sqlite", "json"])
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Open:
+    if request.param == "sqlite":
+        return lambda: SqliteStore(tmp_path / "pool.db")
+    return lambda: JsonFileStore(tmp_path / "homes")
+
+
+def truth(quarter: int, revision: int = 0) -> float:
+    """The price of quarter ``quarter`` as fetched in ``revision``."""
+    return round(quarter / 100 + revision, 2)
+
+
+def fetch(m: Model, day: int, days: int = 1, *, at: int = 0, revision: int = 0) -> int:
+    first = day * DAY
+    start = START + STEP * first
+    intervals = [
+        PriceInterval(start + STEP * k, start + STEP * (k + 1), truth(first + k, revision))
+        for k in range(days * DAY)
+    ]
+    fetched = START + timedelta(days=400, seconds=at)
+    return m.fetch(Span(start, start + STEP * DAY * days), intervals, fetched)
+
+
+def days_of(snapshot: Snapshot | None) -> set[int]:
+    assert snapshot is not None
+    return {int((i.start - START) / STEP) // DAY for i in snapshot.intervals}
+
+
+def covered(snapshot: Snapshot | None, day: int) -> bool:
+    assert snapshot is not None
+    a = START + STEP * DAY * day
+    return any(s.start <= a and a + STEP * DAY <= s.end for s in snapshot.coverage)
+
+
+async def test_two_writers_that_never_read_keep_both_ranges(opener: Open) -> None:
+    one, two = Model(HOME), Model(HOME)
+    fetch(one, 60, 90, at=1)  # March to May
+    fetch(two, 181, 31, at=2)  # July
+    first, second = opener(), opener()
+    await first.save(one.snapshot())
+    await second.save(two.snapshot())
+    stored = await opener().load("home-1")
+    assert days_of(stored) == set(range(60, 150)) | set(range(181, 212))
+    assert covered(stored, 70)
+    assert covered(stored, 190)
+    for store in (first, second):
+        await store.close()
+
+
+async def test_three_writers_after_loading_the_empty_store_keep_all_ranges(opener: Open) -> None:
+    stores = [opener() for _ in range(3)]
+    for store in stores:
+        assert await store.load("home-1") is None
+    for k, store in enumerate(stores):
+        m = Model(HOME)
+        fetch(m, 10 * k, 3, at=k)
+        await store.save(m.snapshot())
+    assert days_of(await opener().load("home-1")) == {0, 1, 2, 10, 11, 12, 20, 21, 22}
+    for store in stores:
+        await store.close()
+
+
+async def test_a_writer_that_loaded_keeps_what_another_added_after(opener: Open) -> None:
+    lib, cli = opener(), opener()
+    mine = Model(HOME)
+    fetch(mine, 0, 2, at=1)
+    await lib.save(mine.snapshot())
+    assert await lib.load("home-1") is not None
+    june = Model(HOME)
+    fetch(june, 151, 30, at=2)
+    await cli.save(june.snapshot())
+    fetch(mine, 5, 1, at=3)
+    await lib.save(mine.snapshot())
+    assert days_of(await opener().load("home-1")) == {0, 1, 5} | set(range(151, 181))
+    for store in (lib, cli):
+        await store.close()
+
+
+async def test_a_save_returns_what_others_stored_and_none_when_nobody_else_wrote(
+    opener: Open,
+) -> None:
+    a, b = opener(), opener()
+    ma, mb = Model(HOME), Model(HOME)
+    fetch(ma, 0, 2, at=1)
+    assert await a.save(ma.snapshot()) is None
+    fetch(mb, 10, 1, at=2)
+    delta = await b.save(mb.snapshot())
+    assert days_of(delta) == {0, 1}
+    assert delta is not None
+    assert covered(delta, 0)
+    assert not covered(delta, 10)
+    fetch(ma, 3, 1, at=3)
+    delta = await a.save(ma.snapshot())
+    assert days_of(delta) == {10}
+    # Nothing new from others: nothing to take in.
+    fetch(ma, 4, 1, at=4)
+    assert await a.save(ma.snapshot()) is None
+    for store in (a, b):
+        await store.close()
+
+
+async def test_the_newer_fetch_wins_whoever_saves_last(opener: Open) -> None:
+    old, new = Model(HOME), Model(HOME)
+    fetch(new, 5, 1, at=20, revision=1)
+    fetch(old, 5, 1, at=10, revision=0)
+    fetch(old, 6, 1, at=11, revision=0)
+    a, b = opener(), opener()
+    await a.save(new.snapshot())
+    await b.save(old.snapshot())  # saved last, fetched first
+    stored = await opener().load("home-1")
+    assert stored is not None
+    prices = {int((i.start - START) / STEP): i.total for i in stored.intervals}
+    assert prices[5 * DAY] == truth(5 * DAY, 1)
+    assert prices[6 * DAY] == truth(6 * DAY, 0)
+    for store in (a, b):
+        await store.close()
+
+
+async def test_fetch_groups_of_two_writers_do_not_collide(opener: Open) -> None:
+    """Both pools number their first fetch 1; the store keeps them apart."""
+    one, two = Model(HOME), Model(HOME)
+    fetch(one, 0, 1, at=1)
+    fetch(two, 1, 1, at=2)
+    a, b = opener(), opener()
+    await a.save(one.snapshot())
+    await b.save(two.snapshot())
+    stored = await opener().load("home-1")
+    assert stored is not None
+    assert len(stored.groups) == 2
+    assert {len(stored.members(g.id)) for g in stored.groups} == {DAY}
+    for store in (a, b):
+        await store.close()
+
+
+async def test_pending_spans_merge_by_their_recheck_times(opener: Open) -> None:
+    a, b = opener(), opener()
+    one, two = Model(HOME), Model(HOME)
+    fetch(one, 0, 1, at=1)
+    fetch(two, 0, 1, at=1)
+    tomorrow = Span(START + timedelta(days=1), START + timedelta(days=2))
+    after = Span(START + timedelta(days=2), START + timedelta(days=3))
+    early, late = START + timedelta(hours=13), START + timedelta(hours=14)
+    one.pending = [Pending(tomorrow, early)]
+    two.pending = [Pending(tomorrow, late), Pending(after, early)]
+    await a.save(one.snapshot())
+    await b.save(two.snapshot())
+    stored = await opener().load("home-1")
+    assert stored is not None
+    assert list(stored.pending) == [Pending(tomorrow, late), Pending(after, early)]
+    for store in (a, b):
+        await store.close()
+
+
+async def test_only_evict_removes_and_a_writer_holding_the_fetch_does_not_bring_it_back(
+    opener: Open,
+) -> None:
+    a, gc = opener(), opener()
+    held = Model(HOME)
+    old = fetch(held, 0, 1, at=1)
+    fetch(held, 1, 1, at=2)
+    await a.save(held.snapshot())
+    loaded = await gc.load("home-1")
+    assert loaded is not None
+    victim = next(g for g in loaded.groups if g.span.start == START)
+    assert await gc.evict("home-1", [victim]) == DAY
+    # The first writer still holds day 0 in memory and learns day 2: day 0 stays gone.
+    fetch(held, 2, 1, at=3)
+    assert held.groups[old].span.start == START
+    await a.save(held.snapshot())
+    stored = await opener().load("home-1")
+    assert days_of(stored) == {1, 2}
+    assert not covered(stored, 0)
+    assert covered(stored, 1)
+    for store in (a, gc):
+        await store.close()
+
+
+async def test_a_group_of_an_empty_answer_is_not_needed_to_keep_coverage(opener: Open) -> None:
+    m = Model(HOME)
+    fetch(m, 0, 1, at=1)
+    m.fetch(Span(START + timedelta(days=3), START + timedelta(days=4)), [], START)
+    store = opener()
+    await store.save(m.snapshot())
+    stored = await opener().load("home-1")
+    assert covered(stored, 3)
+    assert covered(stored, 0)
+    await store.close()
