@@ -195,9 +195,11 @@ class Book:
     def known(self) -> Known:
         return Known.of(self.revision, self.snapshot())
 
-    def save(self, snapshot: Snapshot, known: Known) -> tuple[Snapshot | None, Known]:
-        """Merge ``snapshot`` in; what others stored since ``known`` that it lacks, and
-        what the writer knows afterwards."""
+    def save(self, snapshot: Snapshot, known: Known) -> tuple[Snapshot | None, Known, bool]:
+        """Merge ``snapshot`` in; what others stored since ``known`` that it lacks, what
+        the writer knows afterwards, and whether the book changed."""
+        was = (len(self.rows), len(self.groups), len(self.coverage), list(self.pending))
+        changed = snapshot.home != self.home
         self.home = snapshot.home
         others = known.revision != self.revision
         revision = self.revision + 1
@@ -218,9 +220,18 @@ class Book:
         cover = union((a, b) for a, b, _ in self.coverage)
         self.pending = merge_pending(self.pending, pending_edges(snapshot.pending), cover)
         delta = self._since(known.revision, snapshot) if others else None
-        self.revision = revision
-        after = known.after(revision, snapshot, (ident(g) for g, _ in self.groups.values()), cover)
-        return delta, after
+        # Painting and trimming replace rows only where they add or drop some.
+        changed = (
+            changed
+            or was != (len(self.rows), len(self.groups), len(self.coverage), self.pending)
+            or any(rev == revision for _, rev in self.groups.values())
+        )
+        if changed:
+            self.revision = revision
+        after = known.after(
+            self.revision, snapshot, (ident(g) for g, _ in self.groups.values()), cover
+        )
+        return delta, after, changed
 
     def evict(self, groups: Iterable[Group]) -> int:
         """Remove the fetches ``groups`` name and the spans only they answered; how many

@@ -266,8 +266,9 @@ class JsonFileStore:
                     f"{book.version[1]}; this one writes {VERSION}.{MINOR_VERSION}); refusing "
                     "to overwrite it"
                 )
-            delta, known = book.save(snapshot, self._known.get(home_id, Known()))
-            self._write(path, book)
+            delta, known, changed = book.save(snapshot, self._known.get(home_id, Known()))
+            if changed:
+                self._write(path, book)
         self._known[home_id] = known
         return delta
 

@@ -470,6 +470,7 @@ class SqliteStore:
         try:
             with _transaction(db):
                 key, revision = _home_row(db, home)
+                before = db.total_changes
                 others = known.revision != revision
                 rev = revision + 1
                 stored = _groups(db, key)
@@ -484,7 +485,11 @@ class SqliteStore:
                 cover = _add_coverage(db, key, answered, rev)
                 _merge_pending(db, key, snapshot, cover)
                 delta = _since(db, key, known.revision, snapshot) if others else None
-                db.execute("UPDATE homes SET revision = ? WHERE key = ?", (rev, key))
+                if db.total_changes == before:
+                    # Nothing new: other writers need not look for a delta.
+                    rev = revision
+                else:
+                    db.execute("UPDATE homes SET revision = ? WHERE key = ?", (rev, key))
         except sqlite3.Error as err:
             raise StorageError(
                 f"cannot save home {home.id!r} to {self.path}: {_sql_cause(err)}"
