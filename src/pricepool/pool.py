@@ -31,14 +31,14 @@ from .errors import (
     SourceUnavailableError,
     StorageError,
 )
-from .model import HomeInfo, Pending, PriceInterval, Span
+from .model import Group, HomeInfo, Pending, PriceInterval, Span
 from .publication import Publication
 from .retention import Retention
 from .sources.base import FetchResult, PriceSource
 from .spans import Edge, subtract, union
 from .storage.base import Snapshot, Store
 from .storage.delayed import DelayedSave
-from .timeline import Timeline, ordered
+from .timeline import Timeline, key, key_end, ordered
 
 __all__ = ["IntervalPool", "PoolStats"]
 
@@ -170,6 +170,8 @@ class IntervalPool:
         self._window: tuple[int, float, float] = (0, 0.0, 0.0)
         self._recheck = int(recheck.total_seconds())
         self._saver = DelayedSave(self._write, save_delay, f"prices of home {home_id!r}")
+        # Fetch groups gc evicted, to be removed from the store by the next write.
+        self._evicted: list[Group] = []
         self._timeline = Timeline()
         self._coverage = Coverage()
         self._home: HomeInfo | None = None
@@ -469,6 +471,7 @@ class IntervalPool:
         re-check interval; an explicit gc does not wait for that.
         """
         dropped = 0
+        before = list(self._timeline.groups)
         if self._home is not None:
             dropped = self._retention.sweep(
                 self._timeline,
@@ -480,6 +483,8 @@ class IntervalPool:
             )
         if dropped:
             self._evictions += dropped
+            # Saves never remove what a shared store holds; gc tells it what went.
+            self._evicted.extend(g for g in before if not self._timeline.size(g.id))
             self._changed()
         await self._saver.flush()
         return dropped
@@ -759,10 +764,67 @@ class IntervalPool:
             return
         await self._saver.flush()
         if self._saver.dirty:
-            raise StorageError(f"could not save pool of home {self.home_id!r}; see the log")
+            raise StorageError(
+                f"could not save pool of home {self.home_id!r}: {self._saver.error}"
+            ) from self._saver.error
 
     async def _write(self) -> None:
-        """One write of the whole pool, serialised now (a burst of changes costs one)."""
+        """One write of the whole pool, serialised now (a burst of changes costs one);
+        what other writers stored meanwhile comes back and is taken in."""
         if self._store is None or self._home is None:
             return
-        await self._store.save(self.snapshot())
+        if self._evicted:
+            # gc's evictions go first, so that nothing is written back over them.
+            evicted, self._evicted = self._evicted, []
+            try:
+                await self._store.evict(self.home_id, evicted)
+            except BaseException:
+                self._evicted = evicted + self._evicted
+                raise
+        delta = await self._store.save(self.snapshot())
+        if delta is not None:
+            self._absorb(delta)
+
+    def _absorb(self, delta: Snapshot) -> None:
+        """Take in fetches another writer stored: per span the newer fetch wins, as when
+        this pool fetches; only stretches the delta holds intervals for are replaced, so
+        nothing this pool holds is emptied. Answered and pending spans are added."""
+        if delta.home.id != self.home_id or self._home is None:
+            return
+        tz = self._home.tz
+        held = {(g.fetched_at, g.span) for g in self._timeline.groups}
+        for group in sorted(delta.groups, key=lambda g: g.fetched_at):
+            if (group.fetched_at, group.span) in held:
+                continue
+            lo, hi = group.span.seconds
+            newer = union(
+                g.span.seconds
+                for g in self._timeline.groups
+                if g.fetched_at > group.fetched_at
+                and g.span.start < group.span.end
+                and group.span.start < g.span.end
+            )
+            members = [i.in_zone(tz) for i in delta.members(group.id)]
+            for a, b in subtract(lo, hi, newer):
+                run: list[PriceInterval] = []
+                for item in members:
+                    if not a <= key(item) < b:
+                        continue
+                    if run and key(item) != key_end(run[-1]):
+                        self._take(run, group.fetched_at)
+                        run = []
+                    run.append(item)
+                if run:
+                    self._take(run, group.fetched_at)
+        for span in delta.coverage:
+            self._coverage.record(*span.seconds)
+        busy = union((lo, hi) for lo, hi, _ in self._coverage.pending)
+        for wait in delta.pending:
+            for a, b in self._coverage.missing(*wait.span.seconds):
+                for c, d in subtract(a, b, busy):
+                    self._coverage.defer(c, d, int(wait.retry_at.timestamp()))
+        self._enforce()
+
+    def _take(self, run: list[PriceInterval], fetched_at: datetime) -> None:
+        starts = [key(i) for i in run]
+        self._timeline.merge(starts[0], key_end(run[-1]), run, starts, fetched_at)
