@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from pricepool import FetchResult, HomeInfo, PriceInterval, PriceLevel, Snapshot, Span
 from pricepool.clock import Clock, local_midnight
 from pricepool.errors import SourceError, StorageError, UnknownHomeError
+from pricepool.model import Group
 
 SWITCH = date(2025, 10, 1)  # quarter-hour prices from this day on
 LEVELS = list(PriceLevel)
@@ -129,11 +130,16 @@ class MemoryStore:
         self.closed = False
         self.hold: asyncio.Event | None = None
         self.writing = asyncio.Event()
+        self.evicted: list[Group] = []
 
     async def load(self, home_id: str) -> Snapshot | None:
         return self.snapshots.get(home_id)
 
-    async def save(self, snapshot: Snapshot) -> None:
+    async def evict(self, home_id: str, groups: Sequence[Group]) -> int:
+        self.evicted.extend(groups)
+        return 0
+
+    async def save(self, snapshot: Snapshot) -> Snapshot | None:
         self.writing.set()
         if self.hold is not None:
             await self.hold.wait()
@@ -142,6 +148,7 @@ class MemoryStore:
         self.snapshots[snapshot.home.id] = snapshot
         self.saves += 1
         self.saved.set()
+        return None
 
     async def homes(self) -> list[str]:
         return sorted(self.snapshots)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from pricepool import HomeInfo, PriceInterval, Span
+from pricepool import HomeInfo, IntervalPool, ManualClock, PriceInterval, Span
+from pricepool.clock import local_midnight
+from pricepool.model import zone
 from pricepool.storage import JsonFileStore, SqliteStore
 from pricepool.storage.base import Pending, Snapshot, Store
 
+from .fakes import FakeSource
 from .storage_model import Model
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -209,3 +212,78 @@ async def test_a_group_of_an_empty_answer_is_not_needed_to_keep_coverage(opener:
     assert covered(stored, 3)
     assert covered(stored, 0)
     await store.close()
+
+
+# -- pools sharing a store ---------------------------------------------------------------
+
+NOW = datetime(2025, 11, 26, 14, tzinfo=UTC)  # tomorrow is published
+BERLIN = zone("Europe/Berlin")
+
+
+def days(a: date, b: date) -> tuple[datetime, datetime]:
+    return local_midnight(a, BERLIN), local_midnight(b, BERLIN)
+
+
+async def test_a_pool_takes_in_what_another_saved_and_does_not_fetch_it(opener: Open) -> None:
+    clock = ManualClock(NOW)
+    first, second = FakeSource(clock), FakeSource(clock)
+    march = days(date(2025, 3, 1), date(2025, 6, 1))
+    july = days(date(2025, 7, 1), date(2025, 8, 1))
+    async with (
+        IntervalPool("home-1", first, store=opener(), clock=clock, save_delay=0) as one,
+        IntervalPool("home-1", second, store=opener(), clock=clock, save_delay=0) as two,
+    ):
+        want = await one.get_intervals(*march)
+        await one.save()
+        await two.get_intervals(*july)
+        await two.save()  # the save brings back what the first pool saved
+        calls = len(second.calls)
+        assert await two.get_intervals(*march) == want
+        assert len(second.calls) == calls
+    stored = await opener().load("home-1")
+    assert stored is not None
+    held = {i.start for i in stored.intervals}
+    assert march[0] in held
+    assert july[0] in held
+
+
+async def test_a_library_pool_closing_keeps_what_the_cli_added_meanwhile(opener: Open) -> None:
+    clock = ManualClock(NOW)
+    store = opener()
+    june = days(date(2025, 6, 1), date(2025, 7, 1))
+    async with IntervalPool("home-1", FakeSource(clock), store=store, clock=clock) as lib:
+        await lib.get_intervals(*days(date(2025, 1, 1), date(2025, 1, 8)))
+        await lib.save()
+        cli = IntervalPool("home-1", FakeSource(clock), store=opener(), clock=clock)
+        async with cli:
+            await cli.get_intervals(*june)
+        await lib.get_intervals(*days(date(2025, 2, 1), date(2025, 2, 2)))
+    again = FakeSource(clock)
+    async with IntervalPool("home-1", again, store=opener(), clock=clock) as check:
+        assert len(await check.get_intervals(*june)) == 30 * 24
+        assert len(await check.get_intervals(*days(date(2025, 1, 1), date(2025, 1, 8)))) == 7 * 24
+        assert again.calls == []
+
+
+async def test_gc_removes_from_the_store_and_another_pool_does_not_bring_it_back(
+    opener: Open,
+) -> None:
+    clock = ManualClock(NOW)
+    old = days(date(2025, 1, 1), date(2025, 1, 2))
+    new = days(date(2025, 11, 25), date(2025, 11, 26))  # in the protected window
+    async with IntervalPool("home-1", FakeSource(clock), store=opener(), clock=clock) as holder:
+        await holder.get_intervals(*old)
+        await holder.get_intervals(*new)
+        await holder.save()
+        cleaner = IntervalPool(
+            "home-1", FakeSource(clock), store=opener(), clock=clock, max_intervals=24
+        )
+        async with cleaner:
+            assert await cleaner.gc() > 0
+        # The holder still has January in memory and learns another day: January stays gone.
+        await holder.get_intervals(*days(date(2025, 11, 21), date(2025, 11, 22)))
+    stored = await opener().load("home-1")
+    assert stored is not None
+    assert old[0] not in {i.start for i in stored.intervals}
+    assert not any(s.start <= old[0] < s.end for s in stored.coverage)
+    assert new[0] in {i.start for i in stored.intervals}

@@ -35,6 +35,7 @@ class DelayedSave:
         "_wake",
         "delay",
         "dirty",
+        "error",
         "failed",
         "name",
         "saves",
@@ -50,6 +51,8 @@ class DelayedSave:
         """What is saved, for people: "prices of home X"."""
         self.dirty = False
         self.failed = False
+        self.error: StorageError | None = None
+        """Why the last write failed, while it stays unsaved."""
         self.saves = 0
         self._closing = False
         self._task: asyncio.Task[None] | None = None
@@ -75,7 +78,10 @@ class DelayedSave:
                 await self.write()
             except StorageError as err:
                 self.dirty = True
+                self.error = err
                 if not self.failed:
+                    # Once per outage, with the store's words (a read-only store names
+                    # its path and the OS error); the pool keeps serving from memory.
                     log.error("saving %s failed: %s", self.name, err)
                 self.failed = True
                 return
@@ -85,6 +91,7 @@ class DelayedSave:
             if self.failed:
                 log.info("saving %s works again", self.name)
             self.failed = False
+            self.error = None
             self.saves += 1
 
     async def close(self) -> None:
@@ -99,7 +106,9 @@ class DelayedSave:
             await asyncio.wait([task])
         await self.flush()
         if self.dirty:
-            raise StorageError(f"could not save {self.name} on close; see the log")
+            raise StorageError(f"could not save {self.name} on close: {self.error}") from (
+                self.error
+            )
 
     async def _later(self) -> None:
         # A failed save waits for the next change or for close.
