@@ -763,7 +763,9 @@ class IntervalPool:
         if self._store is None:
             return
         await self._saver.flush()
-        if self._saver.dirty:
+        # Only a failed write counts: a change made while it ran (others' fetches taken
+        # in, retention) is dirty again yet was not asked to be saved by this call.
+        if self._saver.failed:
             raise StorageError(
                 f"could not save pool of home {self.home_id!r}: {self._saver.error}"
             ) from self._saver.error
