@@ -16,7 +16,7 @@ from .model import Group, HomeInfo, Pending, PriceInterval, PriceLevel, Span
 from .pool import IntervalPool, PoolStats
 from .sources.base import FetchResult, PriceSource
 from .sources.tibber import TibberSource
-from .storage import JsonFileStore, Snapshot, SqliteStore, Store, import_ha
+from .storage import JsonFileStore, PostgresStore, Snapshot, SqliteStore, Store, import_ha
 
 __version__ = "0.1.0"
 
@@ -33,6 +33,7 @@ __all__ = [
     "ManualClock",
     "Pending",
     "PoolStats",
+    "PostgresStore",
     "PriceInterval",
     "PriceLevel",
     "PricePoolError",
