@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from platformdirs import user_config_dir, user_data_dir
 
-from pricepool import JsonFileStore, SqliteStore, Store
+from pricepool import JsonFileStore, PostgresStore, SqliteStore, Store
+from pricepool.storage.postgres_dsn import is_postgres
 
 __all__ = [
     "Config",
@@ -98,7 +99,10 @@ def store_path(text: str) -> Path:
 
 
 def open_store(text: str) -> Store:
-    """A JsonFileStore for a folder (existing, or named with a trailing slash), else SQLite."""
+    """A PostgresStore for a postgresql:// URL, a JsonFileStore for a folder (existing, or
+    named with a trailing slash), else SQLite."""
+    if is_postgres(text):
+        return PostgresStore(text)
     path = store_path(text)
     if path.is_dir() or text.endswith(("/", os.sep)):
         return JsonFileStore(path)
