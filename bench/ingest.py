@@ -1,14 +1,19 @@
-"""Ingest: new days into a year, re-fetches (touches and revisions), retention of a year."""
+"""Ingest: new days into a year, re-fetches, retention of a year, the memory of a fetched year."""
 
 from __future__ import annotations
 
 import gc
+import tracemalloc
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from itertools import pairwise
+from zoneinfo import ZoneInfo
 
-from pricepool import FetchResult, IntervalPool, PriceInterval, Span
+from pricepool import FetchResult, IntervalPool, ManualClock, PriceInterval, Span
+from pricepool.clock import local_midnight
 from pricepool.retention import Retention
+from pricepool.simulator import DEFAULT_HOMES, Simulator
+from pricepool.sources.tibber import TibberSource
 
 from .common import (
     END,
@@ -23,12 +28,14 @@ from .common import (
     clock,
     edges,
     fill,
+    judge,
     midnight,
     pool_for,
     span_data,
 )
 
 YEAR = 35_040
+BUDGET = 256
 
 
 async def run(cfg: Config) -> list[Row]:
@@ -109,7 +116,49 @@ async def run(cfg: Config) -> list[Row]:
     )
 
     rows.extend(await _retention(cfg))
+    rows.append(await _fetched_year())
     return rows
+
+
+async def _fetched_year() -> Row:
+    """Bytes per interval of a year asked of the Tibber source in one call, as it returns.
+
+    tracemalloc around the one ``get_intervals``, with the returned list still held; the
+    simulator (in this process) has served the year once before, so its caches are not
+    counted, and each pool has a source of its own (the source's limiter counts pages).
+    """
+    oslo = ZoneInfo("Europe/Oslo")
+    clock = ManualClock(datetime(2026, 11, 26, 9, tzinfo=oslo))
+    home = DEFAULT_HOMES[0]
+    lo, hi = local_midnight(date(2025, 11, 26), oslo), local_midnight(date(2026, 11, 26), oslo)
+    async with Simulator(clock=clock, rate_limit=10_000) as sim:
+        for measured in (False, True):
+            async with TibberSource("sim-token", endpoint=sim.endpoint, clock=clock) as source:
+                pool = IntervalPool(home.id, source, clock=clock, max_intervals=10**8)
+                await pool.resolve_home()
+                gc.collect()
+                if measured:
+                    tracemalloc.start()
+                try:
+                    before = tracemalloc.get_traced_memory()[0]
+                    values = await pool.get_intervals(lo, hi)
+                    gc.collect()
+                    after = tracemalloc.get_traced_memory()[0]
+                finally:
+                    tracemalloc.stop()
+                calls = pool.stats.source_calls
+                await pool.close()
+    per = (after - before) / len(values)
+    return Row(
+        "memory.fetched_year",
+        f"memory per interval, a year ({len(values):,}) fetched and returned once",
+        per,
+        "bytes",
+        f"≤ {BUDGET}",
+        judge(per, BUDGET),
+        note=f"TibberSource + simulator, {calls} source call; tracemalloc around "
+        "get_intervals, returned list included",
+    )
 
 
 async def _retention(cfg: Config) -> list[Row]:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from pricepool.coverage import Coverage
+from pricepool.errors import SourceUnavailableError
 
 
 def covered(*spans: tuple[int, int]) -> Coverage:
@@ -253,3 +254,35 @@ CoverageAgainstSeconds.TestCase.settings = settings(
     max_examples=150, stateful_step_count=30, deadline=None
 )
 test_coverage_matches_a_set_of_seconds = CoverageAgainstSeconds.TestCase
+
+
+# ---------------------------------------------------------------- failed
+
+
+def test_fail_holds_a_span_with_its_error_until_due() -> None:
+    coverage = Coverage()
+    error = SourceUnavailableError("bad page")
+    coverage.fail(10, 20, 100, error)
+    assert coverage.waiting(0, 30, 50) == [(10, 20)]
+    assert coverage.holds(15, 30, 50) == [(15, 20, 100, error)]
+    assert coverage.pending == []  # a failure is not "unpublished", and not stored as such
+    assert coverage.waiting(0, 30, 100) == []  # due: asked again
+    assert coverage.failed == []
+
+
+def test_an_answer_ends_a_failure_over_its_span_only() -> None:
+    coverage = Coverage()
+    error = SourceUnavailableError("down")
+    coverage.fail(10, 40, 100, error)
+    coverage.record(20, 30)
+    assert coverage.holds(0, 50, 0) == [(10, 20, 100, error), (30, 40, 100, error)]
+
+
+def test_pending_and_failed_replace_each_other() -> None:
+    coverage = Coverage()
+    error = SourceUnavailableError("down")
+    coverage.defer(10, 30, 100)
+    coverage.fail(20, 30, 60, error)
+    assert coverage.holds(0, 50, 0) == [(10, 20, 100, None), (20, 30, 60, error)]
+    coverage.defer(20, 30, 90)
+    assert coverage.pending == [(10, 20, 100), (20, 30, 90)]

@@ -21,6 +21,7 @@ from pricepool import (
     SourceUnavailableError,
     Span,
 )
+from pricepool.answer import Cause
 from pricepool.clock import local_midnight
 
 from .fakes import FakeSource
@@ -52,6 +53,15 @@ def source(clock: ManualClock) -> FakeSource:
 
 def pool_of(source: FakeSource, clock: ManualClock, **kw: object) -> IntervalPool:
     return IntervalPool(HOME, source, clock=clock, **kw)  # type: ignore[arg-type]
+
+
+async def asked(source: FakeSource, calls: int) -> None:
+    """Let the loop run until the source has been asked ``calls`` times."""
+    for _ in range(100):
+        if len(source.calls) >= calls:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"the source was asked {len(source.calls)} times, not {calls}")
 
 
 async def test_returns_exactly_the_intervals_starting_in_range(
@@ -306,7 +316,7 @@ async def test_overlapping_concurrent_requests_share_what_is_in_flight(
         first = asyncio.create_task(
             pool.get_intervals(midnight(TODAY - timedelta(5)), midnight(TODAY - timedelta(2)))
         )
-        await asyncio.sleep(0)
+        await asked(source, 1)  # the first fetch is out before the second request comes
         second = asyncio.create_task(
             pool.get_intervals(midnight(TODAY - timedelta(4)), midnight(TODAY))
         )
@@ -364,13 +374,19 @@ async def test_invalid_answer_is_refused_and_not_cached(
 
     async with pool_of(source, clock) as pool:
         source.mangle = overlapping
-        with pytest.raises(InvalidResponseError):
+        with pytest.raises(InvalidResponseError) as first:
             await pool.get_intervals(*span)
         assert pool.stats.intervals == 0
         assert pool.coverage() == ([], [])
         source.mangle = None
-        with pytest.raises(InvalidResponseError, match="asked again in 900 s"):
+        with pytest.raises(InvalidResponseError) as again:
             await pool.get_intervals(*span)  # a bad answer is not asked for again at once
+        assert again.value is first.value
+        [gap] = (await pool.query(*span)).missing
+        assert (gap.cause, gap.error) == (Cause.FAILED, first.value)
+        assert gap.retry_at == clock() + timedelta(seconds=900)
+        assert gap.span == Span(*span)
+        assert len(source.calls) == 1
         other = (midnight(TODAY - timedelta(5)), midnight(TODAY - timedelta(4)))
         assert len(await pool.get_intervals(*other)) == 96  # other spans are asked as usual
         clock.advance(timedelta(minutes=15))
@@ -407,7 +423,10 @@ async def test_rate_limit_is_honoured_without_calling_again(
         clock.advance(60)
         with pytest.raises(RateLimitedError) as caught:
             await pool.get_intervals(*span)
-        assert caught.value.retry_after == pytest.approx(540)
+        assert caught.value.retry_after == 600  # the source's error, as it said it
+        [gap] = (await pool.query(*span)).missing
+        assert gap.error is caught.value
+        assert gap.retry_at == clock() + timedelta(seconds=540)
         assert len(source.calls) == 1
         clock.advance(541)
         assert len(await pool.get_intervals(*span)) == 96
@@ -435,8 +454,11 @@ async def test_unanswered_remainder_is_not_asked_for_on_every_request(
         for _ in range(10):
             got = await pool.get_intervals(*day_span, allow_partial=True)
             assert got == source.truth(HOME, midnight(day), at(day, 12))
-        with pytest.raises(SourceUnavailableError, match="asked again in"):
+        with pytest.raises(SourceUnavailableError, match="unanswered"):
             await pool.get_intervals(*day_span)
+        answer = await pool.query(*day_span)
+        assert [g.span for g in answer.missing] == [Span(at(day, 12), midnight(day + timedelta(1)))]
+        assert answer.missing[0].retry_at is not None
         assert len(source.calls) == 1
         clock.advance(timedelta(minutes=15))
         source.mangle = None
@@ -567,8 +589,12 @@ async def test_failures_back_off_and_partial_answers_log_once(
         # 1,000 s of requests every 10 s: calls at 0, 30, 90, 210, 450, 930 s (doubling).
         assert len(source.calls) == 1 + 6
         assert len(caplog.records) == 6  # once per failed call, not once per request
-        with pytest.raises(SourceUnavailableError, match="not asking the source again"):
+        with pytest.raises(SourceUnavailableError, match="connection refused"):
             await pool.get_intervals(*wide)
+        gaps = (await pool.query(*wide)).missing
+        assert [g.cause for g in gaps] == [Cause.FAILED]
+        # Last call at 930 s, then the step of 900 s (the re-check interval, the ceiling).
+        assert gaps[0].retry_at == clock() + timedelta(seconds=930 + 900 - 1000)
         source.fetch = original  # type: ignore[method-assign]
         clock.advance(timedelta(minutes=15))
         assert len(await pool.get_intervals(*wide)) == 5 * 96
@@ -677,8 +703,8 @@ async def test_a_source_error_without_a_message_argument_is_reported_not_crashed
         source.fail = _NoMessage()
         with pytest.raises(_NoMessage):
             await pool.get_intervals(*span)
-        with pytest.raises(SourceUnavailableError, match="not asking the source again"):
-            await pool.get_intervals(*span)
+        with pytest.raises(_NoMessage):
+            await pool.get_intervals(*span)  # the same error, until the back-off ends
 
 
 async def test_concurrent_failures_of_one_outage_back_off_one_step(
@@ -697,12 +723,18 @@ async def test_concurrent_failures_of_one_outage_back_off_one_step(
             (midnight(TODAY - timedelta(d)), midnight(TODAY - timedelta(d - 1)))
             for d in range(3, 9)
         ]
-        tasks = [asyncio.create_task(pool.get_intervals(*d)) for d in days]
-        await asyncio.sleep(0)
+        calls = len(source.calls)
+        tasks = []
+        for d in days:  # one call each: every failure of the outage is its own
+            tasks.append(asyncio.create_task(pool.get_intervals(*d)))
+            await asked(source, calls + len(tasks))
         gate.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        with pytest.raises(SourceUnavailableError, match="again for 30 s"):
+        assert len(source.calls) == calls + len(days)
+        with pytest.raises(SourceUnavailableError):
             await pool.get_intervals(*days[0])
+        [gap] = (await pool.query(*days[0])).missing
+        assert gap.retry_at == clock() + timedelta(seconds=30)
 
 
 async def test_a_bug_in_the_source_is_raised_even_to_partial_requests(

@@ -1,5 +1,6 @@
 """pricepool: electricity spot prices for homes, cached so the API is asked only once."""
 
+from .answer import Answer, Cause, Gap
 from .clock import Clock, ManualClock, system_clock
 from .errors import (
     AuthenticationError,
@@ -14,6 +15,7 @@ from .errors import (
 )
 from .model import Group, HomeInfo, Pending, PriceInterval, PriceLevel, Span
 from .pool import IntervalPool, PoolStats
+from .publication import PUBLISH_AT, Publication
 from .sources.base import FetchResult, PriceSource
 from .sources.tibber import TibberSource
 from .storage import JsonFileStore, PostgresStore, Snapshot, SqliteStore, Store, import_ha
@@ -21,9 +23,13 @@ from .storage import JsonFileStore, PostgresStore, Snapshot, SqliteStore, Store,
 __version__ = "0.1.0"
 
 __all__ = [
+    "PUBLISH_AT",
+    "Answer",
     "AuthenticationError",
+    "Cause",
     "Clock",
     "FetchResult",
+    "Gap",
     "Group",
     "HomeInfo",
     "IntervalPool",
@@ -38,6 +44,7 @@ __all__ = [
     "PriceLevel",
     "PricePoolError",
     "PriceSource",
+    "Publication",
     "RateLimitedError",
     "Snapshot",
     "SourceError",

@@ -1,60 +1,36 @@
-"""Which spans the source has answered, and which it said are not published yet.
+"""What the source said of each span of one home: answered, pending until T, or failed until T.
 
 Instants are whole POSIX seconds. Answered spans are kept as two sorted lists of
-disjoint, non-touching ``[start, end)`` edges, so a lookup is a bisection.
+disjoint, non-touching ``[start, end)`` edges, so a lookup is a bisection. Spans not
+answered may carry a word until a time: *pending* (the source called them unpublished)
+or *failed* (the source failed for them, with its error). Planning asks this one object
+which spans to fetch; answers ask it why a span is missing.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
-__all__ = ["Coverage"]
+from .errors import SourceError
+from .spans import Edge, missing, subtract, union
 
-Edge = tuple[int, int]
+__all__ = ["Coverage", "Hold", "subtract", "union"]
 
-
-def subtract(start: int, end: int, holes: Iterable[Edge]) -> list[Edge]:
-    """``[start, end)`` less the sorted, disjoint ``holes``."""
-    out: list[Edge] = []
-    cursor = start
-    for lo, hi in holes:
-        if hi <= cursor:
-            continue
-        if lo >= end:
-            break
-        if lo > cursor:
-            out.append((cursor, lo))
-        cursor = max(cursor, hi)
-        if cursor >= end:
-            break
-    if cursor < end:
-        out.append((cursor, end))
-    return out
-
-
-def union(spans: Iterable[Edge]) -> list[Edge]:
-    """The sorted union of ``spans``; touching spans are joined."""
-    out: list[Edge] = []
-    for lo, hi in sorted(spans):
-        if out and lo <= out[-1][1]:
-            if hi > out[-1][1]:
-                out[-1] = (out[-1][0], hi)
-        else:
-            out.append((lo, hi))
-    return out
+Hold = tuple[int, int, int, SourceError | None]
+"""``(start, end, until, error)``: not asked before ``until``; pending if ``error`` is None."""
 
 
 class Coverage:
-    """Answered spans and pending (unpublished) spans of one home."""
+    """Answered spans, and spans pending or failed until a time, of one home."""
 
-    __slots__ = ("_ends", "_pending", "_starts")
+    __slots__ = ("_ends", "_holds", "_starts")
 
     def __init__(self) -> None:
         self._starts: list[int] = []
         self._ends: list[int] = []
-        # (start, end, retry_at): small, sorted by start, disjoint.
-        self._pending: list[tuple[int, int, int]] = []
+        # Small, sorted by start, disjoint.
+        self._holds: list[Hold] = []
 
     def __iter__(self) -> Iterator[Edge]:
         """The answered spans, in order."""
@@ -65,8 +41,13 @@ class Coverage:
 
     @property
     def pending(self) -> list[tuple[int, int, int]]:
-        """Pending spans as ``(start, end, retry_at)``."""
-        return list(self._pending)
+        """Pending (unpublished) spans as ``(start, end, retry_at)``."""
+        return [(lo, hi, until) for lo, hi, until, error in self._holds if error is None]
+
+    @property
+    def failed(self) -> list[Hold]:
+        """Failed spans as ``(start, end, until, error)``, expired ones included."""
+        return [h for h in self._holds if h[3] is not None]
 
     def covers(self, start: int, end: int) -> bool:
         """True when ``[start, end)`` was answered in full. O(log m)."""
@@ -75,16 +56,13 @@ class Coverage:
 
     def missing(self, start: int, end: int) -> list[Edge]:
         """The parts of ``[start, end)`` never answered. O(log m + gaps)."""
-        starts, ends = self._starts, self._ends
-        i = max(bisect_right(starts, start) - 1, 0)
-        j = bisect_left(starts, end)
-        return subtract(start, end, zip(starts[i:j], ends[i:j], strict=True))
+        return missing(start, end, self._starts, self._ends)
 
     def record(self, start: int, end: int) -> None:
-        """Mark ``[start, end)`` answered; it is no longer pending. O(m) worst case."""
+        """Mark ``[start, end)`` answered; any pending or failed word on it ends. O(m) worst."""
         if end <= start:
             return
-        self._drop_pending(start, end)
+        self._drop(start, end)
         starts, ends = self._starts, self._ends
         # Everything touching [start, end) collapses into one span.
         i = bisect_left(ends, start)
@@ -114,26 +92,40 @@ class Coverage:
 
     def defer(self, start: int, end: int, retry_at: int) -> None:
         """Mark ``[start, end)`` pending until ``retry_at``, replacing older word on it."""
-        if end <= start:
-            return
-        self._drop_pending(start, end)
-        self._pending.append((start, end, retry_at))
-        self._pending.sort()
+        self._hold(start, end, retry_at, None)
+
+    def fail(self, start: int, end: int, until: int, error: SourceError) -> None:
+        """Mark ``[start, end)`` failed with ``error`` until ``until``, replacing older word."""
+        self._hold(start, end, until, error)
 
     def waiting(self, start: int, end: int, now: int) -> list[Edge]:
-        """The parts of ``[start, end)`` pending and not yet due at ``now``."""
-        if not self._pending:
+        """The parts of ``[start, end)`` pending or failed and not yet due at ``now``."""
+        return [(lo, hi) for lo, hi, _, _ in self.holds(start, end, now)]
+
+    def holds(self, start: int, end: int, now: float) -> list[Hold]:
+        """The words on ``[start, end)`` not yet due at ``now``, clipped to it; due ones end."""
+        if not self._holds:
             return []
-        self._pending = [p for p in self._pending if p[2] > now]
+        if any(h[2] <= now for h in self._holds):
+            self._holds = [h for h in self._holds if h[2] > now]
         return [
-            (max(lo, start), min(hi, end)) for lo, hi, _ in self._pending if lo < end and hi > start
+            (max(lo, start), min(hi, end), until, error)
+            for lo, hi, until, error in self._holds
+            if lo < end and hi > start
         ]
 
-    def _drop_pending(self, start: int, end: int) -> None:
-        if not self._pending:
+    def _hold(self, start: int, end: int, until: int, error: SourceError | None) -> None:
+        if end <= start:
             return
-        kept: list[tuple[int, int, int]] = []
-        for lo, hi, due in self._pending:
+        self._drop(start, end)
+        self._holds.append((start, end, until, error))
+        self._holds.sort(key=lambda h: h[0])
+
+    def _drop(self, start: int, end: int) -> None:
+        if not self._holds:
+            return
+        kept: list[Hold] = []
+        for lo, hi, until, error in self._holds:
             for a, b in subtract(lo, hi, [(start, end)]):
-                kept.append((a, b, due))
-        self._pending = kept
+                kept.append((a, b, until, error))
+        self._holds = kept

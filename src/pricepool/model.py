@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -176,7 +177,8 @@ class PriceInterval:
         put(self, "energy", _finite("energy", energy, optional=True))
         put(self, "tax", _finite("tax", tax, optional=True))
         put(self, "level", None if level is None else PriceLevel(level))
-        put(self, "currency", currency)
+        # One string per currency code, not one per parsed interval (about 50 bytes each).
+        put(self, "currency", sys.intern(currency) if type(currency) is str else currency)
 
     @property
     def end(self) -> datetime:

@@ -3,33 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from types import TracebackType
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
-from .clock import Clock, day_ceil, day_floor, day_start, local_midnight, system_clock
-from .coverage import Coverage, subtract, union
+from .answer import Answer, Cause, Gap
+from .backoff import Backoff, whole
+from .clock import Clock, day_ceil, day_floor, system_clock
+from .coverage import Coverage
 from .errors import (
-    AuthenticationError,
     InvalidRangeError,
     InvalidResponseError,
     PricePoolError,
-    RateLimitedError,
     SourceError,
     SourceUnavailableError,
     StorageError,
-    UnknownHomeError,
 )
 from .model import HomeInfo, Pending, PriceInterval, Span
+from .publication import Publication
 from .retention import Retention
 from .sources.base import FetchResult, PriceSource
+from .spans import Edge, subtract, union
 from .storage.base import Snapshot, Store
+from .storage.delayed import DelayedSave
 from .timeline import Timeline, key
 
 __all__ = ["IntervalPool", "PoolStats"]
@@ -37,8 +38,6 @@ __all__ = ["IntervalPool", "PoolStats"]
 log = logging.getLogger("pricepool")
 
 MAX_RANGE = 5 * 366 * 86_400  # seconds; five years, leap days included
-FIRST_BACKOFF = 30.0  # seconds the source is left alone after a failed call
-Edge = tuple[int, int]
 SECOND = timedelta(seconds=1)
 
 
@@ -79,35 +78,6 @@ class _Flight:
         self.waiters = 0
 
 
-class _Fault:
-    """A span the source failed on or left unanswered: not asked again before ``until``."""
-
-    __slots__ = ("end", "error", "logged", "start", "until")
-
-    def __init__(self, start: int, end: int, until: float, error: SourceError) -> None:
-        self.start = start
-        self.end = end
-        self.until = until
-        self.error = error
-        self.logged = False
-
-
-# Failures of the source as a whole; other failures concern the span asked for.
-_WHOLE = (SourceUnavailableError, RateLimitedError, AuthenticationError, UnknownHomeError)
-
-
-def _again(cause: SourceError, note: str, wait: float) -> SourceError:
-    """A fresh error of ``cause``'s public kind, saying when the source is asked again."""
-    if isinstance(cause, RateLimitedError):
-        return RateLimitedError(note, retry_after=wait)
-    for kind in (AuthenticationError, UnknownHomeError, SourceUnavailableError):
-        if isinstance(cause, kind):
-            return kind(note)
-    if isinstance(cause, InvalidResponseError):
-        return InvalidResponseError(note)
-    return SourceError(note)
-
-
 def _instant(name: str, value: object) -> float:
     if not isinstance(value, datetime):
         raise InvalidRangeError(f"{name} must be a datetime, got {type(value).__name__}")
@@ -116,12 +86,46 @@ def _instant(name: str, value: object) -> float:
     return value.timestamp()
 
 
+def _bounds(start: datetime, end: datetime) -> Edge:
+    """A request's range as whole POSIX seconds; InvalidRangeError names what is wrong."""
+    first = _instant("start", start)
+    last = _instant("end", end)
+    if last <= first:
+        raise InvalidRangeError(
+            f"end ({end.isoformat()}) must be after start ({start.isoformat()})"
+        )
+    # Keys are whole seconds, so "starts at or after x" is "starts at or after ceil(x)".
+    a = math.ceil(first)
+    b = math.ceil(last)
+    if b - a > MAX_RANGE:
+        raise InvalidRangeError(
+            f"range from start {start.isoformat()} to end {end.isoformat()} is longer than 5 years"
+        )
+    return a, b
+
+
+def _days(start: int, end: int, tz: ZoneInfo) -> list[Edge]:
+    """``[start, end)`` cut at local midnights."""
+    out: list[Edge] = []
+    while start < end:
+        edge = min(_ceil(start + 1, tz), end)
+        out.append((start, edge))
+        start = edge
+    return out
+
+
 def _floor(stamp: int, tz: ZoneInfo) -> int:
     return int(day_floor(datetime.fromtimestamp(stamp, UTC), tz).timestamp())
 
 
 def _ceil(stamp: int, tz: ZoneInfo) -> int:
     return int(day_ceil(datetime.fromtimestamp(stamp, UTC), tz).timestamp())
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark a task's failure as seen: every waiter gets it, so asyncio need not report it."""
+    if not task.cancelled():
+        task.exception()
 
 
 class IntervalPool:
@@ -145,58 +149,52 @@ class IntervalPool:
         store: Store | None = None,
         clock: Clock | None = None,
         max_intervals: int = 35_040,
-        publish_at: time = time(13),
+        publish_at: time | None = None,
         recheck: timedelta = timedelta(minutes=15),
         save_delay: float = 3.0,
+        publication: Publication | None = None,
     ) -> None:
         if not home_id:
             raise ValueError("home_id must not be empty")
         if recheck <= timedelta(0):
             raise ValueError(f"recheck must be positive, got {recheck}")
-        if save_delay < 0:
-            raise ValueError(f"save_delay must not be negative, got {save_delay}")
         self.home_id = home_id
         self._source = source
         self._store = store
         self._clock = clock or system_clock
-        self._retention = Retention(max_intervals)
-        self._publish_at = publish_at
+        self._retention = Retention(max_intervals, recent=recheck.total_seconds())
+        if publication is None:
+            publication = Publication() if publish_at is None else Publication(publish_at)
+        elif publish_at is not None and publish_at != publication.at:
+            raise ValueError("give publish_at or publication, not both")
+        self._publication = publication
         self._recheck = int(recheck.total_seconds())
-        self._save_delay = save_delay
+        self._saver = DelayedSave(self._write, save_delay, f"prices of home {home_id!r}")
         self._timeline = Timeline()
         self._coverage = Coverage()
         self._home: HomeInfo | None = None
         self._home_task: asyncio.Task[HomeInfo] | None = None
         self._flights: list[_Flight] = []
         self._held: set[_Flight] = set()
-        # The horizon (end of the last publishable day) changes only at publish times.
-        self._horizon = 0
-        self._horizon_until = -1
-        # After a failed call the source is not asked again before _quiet_until.
-        self._quiet_until = 0.0
-        self._quiet_error: SourceError | None = None
-        self._quiet_logged = 0.0
-        self._backoff = 0.0
-        self._faults: list[_Fault] = []
-        self._calm_until = 0.0
+        # Spans wanted by requests of this event-loop turn, launched together at its end.
+        self._wanted: list[Edge] = []
+        self._round: asyncio.Future[list[_Flight]] | None = None
+        self._backoff = Backoff(float(self._recheck))
+        # Where each failure was first raised: raising it again does not grow its traceback.
+        self._traces: dict[SourceError, TracebackType | None] = {}
+        self._logged: tuple[SourceError, ...] = ()
         # Ranges that requests under way will slice once their fetches land.
         self._reading: list[Edge] = []
         self._closing: asyncio.Future[None] | None = None
         self._opened = False
         self._closed = False
         self._open_lock = asyncio.Lock()
-        self._dirty = False
-        self._saver: asyncio.Task[None] | None = None
-        self._save_lock = asyncio.Lock()
-        self._wake = asyncio.Event()
-        self._save_failed = False
         self._requests = 0
         self._hits = 0
         self._calls = 0
         self._failures = 0
         self._evictions = 0
         self._revisions = 0
-        self._saves = 0
 
     def __repr__(self) -> str:
         return (
@@ -251,17 +249,8 @@ class IntervalPool:
             task.cancel()
         if busy:
             await asyncio.gather(*busy, return_exceptions=True)
-        saver = self._saver
-        if saver is not None and not saver.done():
-            # Wake the pending save rather than cancel it: it may be mid-write.
-            self._wake.set()
-            await asyncio.wait([saver])
-        if self._dirty:
-            await self._write()
-            if self._dirty:
-                raise StorageError(
-                    f"could not save pool of home {self.home_id!r} on close; see the log"
-                )
+        if self._store is not None:
+            await self._saver.close()
 
     # ------------------------------------------------------------------ queries
 
@@ -281,8 +270,30 @@ class IntervalPool:
             fetch_groups=self._timeline.group_count,
             evictions=self._evictions,
             revisions=self._revisions,
-            saves=self._saves,
+            saves=self._saver.saves,
         )
+
+    async def query(self, start: datetime, end: datetime) -> Answer:
+        """Every interval whose start lies in ``[start, end)``, and what is missing and why.
+
+        A failure of the source does not raise: its span becomes a FAILED gap saying when
+        the source is asked again. Raises InvalidRangeError for naive, reversed or
+        over-long ranges, PricePoolError when the pool is closed, and the source's error
+        when the home itself cannot be resolved (nothing is answerable without its zone).
+        """
+        a, b = _bounds(start, end)
+        home = await self._ready()
+        now = self._clock()
+        stamp = now.timestamp()
+        limit = self._publication.limit(stamp, home.tz)
+        top = min(b, limit)
+        if a >= top or self._coverage.covers(a, top):
+            self._hits += 1
+            intervals = self._timeline.slice(a, b)
+            if len(self._timeline) > self._retention.max_intervals and not self._reading:
+                self._enforce()
+            return Answer(home, intervals, self._gaps(a, b, top, limit, home, stamp, ()))
+        return await self._answer(a, b, top, limit, now, home)
 
     async def get_intervals(
         self, start: datetime, end: datetime, *, allow_partial: bool = False
@@ -290,31 +301,14 @@ class IntervalPool:
         """Every interval whose start lies in ``[start, end)``, sorted, in the home's zone.
 
         Raises InvalidRangeError for naive, reversed or over-long ranges, and the source's
-        error when it fails, unless ``allow_partial``: then what the pool holds is returned.
-        Days not published yet are simply absent.
+        error when it failed for a part of the range, unless ``allow_partial``: then what
+        the pool holds is returned. Days not published yet are simply absent; ``query``
+        says what is missing and why.
         """
-        first = _instant("start", start)
-        last = _instant("end", end)
-        if last <= first:
-            raise InvalidRangeError(
-                f"end ({end.isoformat()}) must be after start ({start.isoformat()})"
-            )
-        # Keys are whole seconds, so "starts at or after x" is "starts at or after ceil(x)".
-        a = math.ceil(first)
-        b = math.ceil(last)
-        if b - a > MAX_RANGE:
-            raise InvalidRangeError(
-                f"range from start {start.isoformat()} to end {end.isoformat()} is longer "
-                "than 5 years"
-            )
-        if not self._opened:
-            await self.open()
-        if self._closed:
-            raise PricePoolError("this pool is closed")
-        self._requests += 1
-        home = self._home or await self._fetch_home()
+        a, b = _bounds(start, end)
+        home = await self._ready()
         now = self._clock()
-        limit = self._limit(now, home.tz)
+        limit = self._publication.limit(now.timestamp(), home.tz)
         top = min(b, limit)
         if a >= top or self._coverage.covers(a, top):
             self._hits += 1
@@ -322,18 +316,72 @@ class IntervalPool:
             if len(self._timeline) > self._retention.max_intervals and not self._reading:
                 self._enforce()  # the protected window may have moved on
             return found
+        answer = await self._answer(a, b, top, limit, now, home)
+        for gap in answer.missing:
+            error = gap.error
+            if error is None:
+                continue
+            if not allow_partial:
+                # The stored traceback, not one that grows with every request raising it.
+                raise error.with_traceback(self._traces.get(error))
+            if all(error is not seen for seen in self._logged):
+                self._logged = (*self._logged[-7:], error)
+                log.warning(
+                    "serving cached prices for home %s; the source failed for %s: %s",
+                    self.home_id,
+                    gap.span,
+                    error,
+                )
+        return answer.intervals
+
+    async def resolve_home(self) -> HomeInfo:
+        """The home's info, from the store or asked of the source once.
+
+        Raises the source's error when it cannot tell, PricePoolError when closed.
+        """
+        if not self._opened:
+            await self.open()
+        if self._closed:
+            raise PricePoolError("this pool is closed")
+        return self._home or await self._fetch_home()
+
+    async def _ready(self) -> HomeInfo:
+        if not self._opened:
+            await self.open()
+        if self._closed:
+            raise PricePoolError("this pool is closed")
+        self._requests += 1
+        return self._home or await self._fetch_home()
+
+    async def _answer(
+        self, a: int, b: int, top: int, limit: int, now: datetime, home: HomeInfo
+    ) -> Answer:
+        """Fetch what ``[a, top)`` lacks, then answer ``[a, b)``; source failures become gaps."""
         spans = self._plan(a, top, limit, now, home.tz)
         if not spans:
             self._hits += 1  # the rest is unpublished, or failed, until a re-check
-            self._check(a, top, now, allow_partial)
-            return self._timeline.slice(a, b)
+            intervals = self._timeline.slice(a, b)
+            return Answer(home, intervals, self._gaps(a, b, top, limit, home, now.timestamp(), ()))
         flights: list[_Flight] = []
         reading = (a, b)
         self._reading.append(reading)
         try:
-            await self._fill(spans, now, allow_partial, flights)
-            self._check(a, top, self._clock(), allow_partial)
-            return self._timeline.slice(a, b)
+            await self._fly(spans, flights)
+            failed: list[tuple[int, int, SourceError]] = []
+            for flight in flights:
+                if flight.task.cancelled():
+                    raise PricePoolError("the pool was closed while fetching")
+                failure = flight.task.exception()
+                if failure is None:
+                    continue
+                if not isinstance(failure, SourceError):
+                    flight.task.result()  # raises with the traceback asyncio kept
+                assert isinstance(failure, SourceError)
+                failed.append((flight.start, flight.end, failure))
+            intervals = self._timeline.slice(a, b)
+            home = self._home or home
+            stamp = self._clock().timestamp()
+            return Answer(home, intervals, self._gaps(a, b, top, limit, home, stamp, failed))
         finally:
             self._reading.remove(reading)
             for flight in flights:
@@ -342,6 +390,88 @@ class IntervalPool:
                     self._held.discard(flight)
             if not self._reading:
                 self._enforce()  # the last reader out; earlier ones would repeat the work
+
+    def _gaps(
+        self,
+        a: int,
+        b: int,
+        top: int,
+        limit: int,
+        home: HomeInfo,
+        now: float,
+        failed: Sequence[tuple[int, int, SourceError]],
+    ) -> tuple[Gap, ...]:
+        """The parts of ``[a, b)`` not answered, each with its cause."""
+        tz = home.tz
+        gaps: list[Gap] = []
+        for lo, hi in self._coverage.missing(a, top) if a < top else ():
+            holds = self._coverage.holds(lo, hi, now)
+            for h_lo, h_hi, until, error in holds:
+                retry = datetime.fromtimestamp(until, tz)
+                if error is None:
+                    expected = datetime.fromtimestamp(self._publication.expected_at(h_lo, tz), tz)
+                    gaps.append(
+                        Gap(
+                            Span.from_seconds(h_lo, h_hi),
+                            Cause.UNPUBLISHED,
+                            expected_at=expected,
+                            retry_at=retry,
+                        )
+                    )
+                else:
+                    gaps.append(
+                        Gap(
+                            Span.from_seconds(h_lo, h_hi), Cause.FAILED, retry_at=retry, error=error
+                        )
+                    )
+            for g_lo, g_hi in subtract(lo, hi, [(h[0], h[1]) for h in holds]):
+                gaps.extend(self._unheld(g_lo, g_hi, now, failed, tz))
+        for lo, hi in _days(max(a, limit), b, tz):
+            expected = datetime.fromtimestamp(self._publication.expected_at(lo, tz), tz)
+            gaps.append(
+                Gap(
+                    Span.from_seconds(lo, hi),
+                    Cause.UNPUBLISHED,
+                    expected_at=expected,
+                    retry_at=expected,
+                )
+            )
+        gaps.sort(key=lambda g: g.span.start)
+        return tuple(gaps)
+
+    def _unheld(
+        self,
+        lo: int,
+        hi: int,
+        now: float,
+        failed: Sequence[tuple[int, int, SourceError]],
+        tz: ZoneInfo,
+    ) -> list[Gap]:
+        """Gaps for a missing part that no word in the coverage explains.
+
+        It is one the source failed for as a whole (this request's flight, or a quiet
+        source not asked); retried when the back-off ends, or on the next request.
+        """
+        backoff = self._backoff
+        retry = datetime.fromtimestamp(backoff.until, tz) if backoff.quiet(now) else None
+        out: list[Gap] = []
+        cursor = lo
+        for f_lo, f_hi, error in sorted(failed, key=lambda f: f[0]):
+            if f_hi <= cursor or f_lo >= hi:
+                continue
+            if f_lo > cursor:
+                out.append(self._quiet_gap(cursor, f_lo, retry))
+            end = min(f_hi, hi)
+            out.append(
+                Gap(Span.from_seconds(max(cursor, f_lo), end), Cause.FAILED, None, retry, error)
+            )
+            cursor = end
+        if cursor < hi:
+            out.append(self._quiet_gap(cursor, hi, retry))
+        return out
+
+    def _quiet_gap(self, lo: int, hi: int, retry: datetime | None) -> Gap:
+        return Gap(Span.from_seconds(lo, hi), Cause.FAILED, None, retry, self._backoff.error)
 
     def published_until(self) -> datetime | None:
         """End of the last day whose prices can be out by now (home-local), if the home is known.
@@ -352,7 +482,7 @@ class IntervalPool:
         if self._home is None:
             return None
         tz = self._home.tz
-        return datetime.fromtimestamp(self._limit(self._clock(), tz), tz)
+        return self._publication.horizon(self._clock(), tz)
 
     def coverage(self) -> tuple[list[Span], list[Pending]]:
         """The answered spans and the pending ones, oldest first."""
@@ -368,7 +498,9 @@ class IntervalPool:
         if self._home is None:
             return []
         now = self._clock()
-        spare, _ = self._spare(now.timestamp(), recent=False)
+        spare, _ = self._retention.spare(
+            self._timeline, now.timestamp(), self._reading, self._groups_held(), recent=False
+        )
         return self._retention.victims(self._timeline, now, self._home.tz, spare)
 
     async def gc(self) -> int:
@@ -379,15 +511,18 @@ class IntervalPool:
         """
         dropped = 0
         if self._home is not None:
-            now = self._clock()
-            spare, _ = self._spare(now.timestamp(), recent=False)
-            dropped = self._retention.enforce(
-                self._timeline, self._coverage, now, self._home.tz, spare
+            dropped = self._retention.sweep(
+                self._timeline,
+                self._coverage,
+                self._clock(),
+                self._home.tz,
+                self._reading,
+                self._groups_held(),
             )
         if dropped:
             self._evictions += dropped
             self._changed()
-        await self._write()
+        await self._saver.flush()
         return dropped
 
     def snapshot(self) -> Snapshot:
@@ -407,60 +542,16 @@ class IntervalPool:
 
     # ------------------------------------------------------------------ planning
 
-    def _limit(self, now: datetime, tz: ZoneInfo) -> int:
-        """End of the last day that can be published at ``now``, as POSIX seconds."""
-        stamp = now.timestamp()
-        if stamp < self._horizon_until:
-            return self._horizon
-        today = now.astimezone(tz).date()
-        publish = self._published_on(today, tz)
-        ahead = 1 if stamp < publish else 2
-        self._horizon = int(local_midnight(today + timedelta(days=ahead), tz).timestamp())
-        self._horizon_until = (
-            publish if ahead == 1 else self._published_on(today + timedelta(days=1), tz)
-        )
-        return self._horizon
-
-    def _published_on(self, day: date, tz: ZoneInfo) -> int:
-        """The instant of ``publish_at`` on the local ``day``, as POSIX seconds."""
-        # Through UTC, so a publish time inside a DST gap lands on a real instant.
-        return int(datetime.combine(day, self._publish_at, tzinfo=tz).astimezone(UTC).timestamp())
-
-    def _publication(self, stamp: int, tz: ZoneInfo) -> int:
-        """When prices of the local day holding ``stamp`` are expected, as POSIX seconds."""
-        day = datetime.fromtimestamp(stamp, tz).date()
-        return self._published_on(day - timedelta(days=1), tz)
-
     def _plan(self, a: int, b: int, limit: int, now: datetime, tz: ZoneInfo) -> list[Edge]:
-        """The spans to ask for: whole local days around the gaps, less what is pending."""
+        """The spans to ask for: whole local days around the gaps, less what is held back."""
         gaps = self._coverage.missing(a, b)
         days = union((_floor(lo, tz), min(_ceil(hi, tz), limit)) for lo, hi in gaps)
         stamp = int(now.timestamp())
         spans: list[Edge] = []
         for lo, hi in days:
             for g_lo, g_hi in self._coverage.missing(lo, hi):
-                waiting = self._coverage.waiting(g_lo, g_hi, stamp)
-                waiting += [(f.start, f.end) for f in self._faulty(g_lo, g_hi, stamp)]
-                spans.extend(subtract(g_lo, g_hi, union(waiting)))
+                spans.extend(subtract(g_lo, g_hi, self._coverage.waiting(g_lo, g_hi, stamp)))
         return spans
-
-    def _faulty(self, a: int, b: int, now: float) -> list[_Fault]:
-        """Faults over ``[a, b)`` not yet due at ``now``; due ones are dropped."""
-        if not self._faults:
-            return []
-        self._faults = [f for f in self._faults if f.until > now]
-        return [f for f in self._faults if f.start < b and f.end > a]
-
-    def _check(self, a: int, b: int, now: datetime, allow_partial: bool) -> None:
-        """Raise for a failed part of ``[a, b)``, or log it once when partial answers do."""
-        for fault in self._faulty(a, b, now.timestamp()):
-            wait = fault.until - now.timestamp()
-            error = _again(fault.error, f"{fault.error}; asked again in {wait:.0f} s", wait)
-            if not allow_partial:
-                raise error from fault.error
-            if not fault.logged:
-                fault.logged = True
-                log.warning("serving cached prices for home %s: %s", self.home_id, error)
 
     # ------------------------------------------------------------------ fetching
 
@@ -469,10 +560,12 @@ class IntervalPool:
             self._home_task.done()
             and (self._home_task.cancelled() or self._home_task.exception() is not None)
         ):
-            now = self._clock()
-            if now.timestamp() < self._quiet_until:
-                raise self._quiet_reason(now)
+            now = self._clock().timestamp()
+            if self._backoff.quiet(now) and self._backoff.error is not None:
+                error = self._backoff.error
+                raise error.with_traceback(self._traces.get(error))
             self._home_task = asyncio.create_task(self._ask_home())
+            self._home_task.add_done_callback(_retrieve)
         task = self._home_task
         await asyncio.wait([task])
         if task.cancelled():
@@ -494,57 +587,44 @@ class IntervalPool:
             self._failed(err)
             raise
 
-    async def _fill(
-        self, spans: Sequence[Edge], now: datetime, allow_partial: bool, flights: list[_Flight]
-    ) -> None:
-        """Fetch ``spans``, sharing flights under way; ``flights`` gets those waited on."""
+    async def _fly(self, spans: Sequence[Edge], flights: list[_Flight]) -> None:
+        """Get ``spans`` fetched and wait for it; ``flights`` gets the flights waited on.
+
+        Spans wanted in one event-loop turn are launched together at its end, so that
+        overlapping requests arriving at once make one call for their union, not one each.
+        """
         if self._closed:
             # close() may have begun while this request waited for the home's info.
             raise PricePoolError("this pool was closed while the request waited")
-        quiet = now.timestamp() < self._quiet_until
-        skipped = False
+        self._wanted.extend(spans)
+        if self._round is None:
+            loop = asyncio.get_running_loop()
+            self._round = loop.create_future()
+            loop.call_soon(self._launch_round)
+        launched = await asyncio.shield(self._round)
+        if self._closed:
+            raise PricePoolError("this pool was closed while the request waited")
+        seen: set[int] = set()
         for lo, hi in spans:
-            shared = [f for f in self._flights if f.start < hi and f.end > lo]
-            for flight in shared:
-                self._hold(flight, flights)
-            for f_lo, f_hi in subtract(lo, hi, sorted((f.start, f.end) for f in shared)):
-                if quiet:
-                    skipped = True
-                else:
-                    self._hold(self._launch(f_lo, f_hi), flights)
-        if skipped:
-            error = self._quiet_reason(now)
-            if not allow_partial:
-                raise error
-            if self._quiet_logged != self._quiet_until:
-                self._quiet_logged = self._quiet_until
-                log.warning("serving cached prices for home %s: %s", self.home_id, error)
-        if not flights:
-            return
-        await asyncio.wait([f.task for f in flights])
-        for flight in flights:
-            if flight.task.cancelled():
-                raise PricePoolError("the pool was closed while fetching")
-            failure = flight.task.exception()
-            if failure is None:
-                continue
-            if not allow_partial or not isinstance(failure, SourceError):
-                flight.task.result()  # raises with the traceback asyncio kept, not a growing one
-            # A span's own failure is logged by _check, through its fault record.
-            if isinstance(failure, _WHOLE) and self._quiet_logged != self._quiet_until:
-                self._quiet_logged = self._quiet_until
-                log.warning(
-                    "serving cached prices for home %s; the source failed for %s: %s",
-                    self.home_id,
-                    Span.from_seconds(flight.start, flight.end),
-                    failure,
-                )
+            for flight in (*launched, *self._flights):
+                if flight.start < hi and flight.end > lo and id(flight) not in seen:
+                    seen.add(id(flight))
+                    self._hold(flight, flights)
+        if flights:
+            await asyncio.wait([f.task for f in flights])
 
-    def _quiet_reason(self, now: datetime) -> SourceError:
-        """A fresh error saying why the source is not asked now."""
-        wait = self._quiet_until - now.timestamp()
-        cause = self._quiet_error or RateLimitedError("the source asked to wait")
-        return _again(cause, f"not asking the source again for {wait:.0f} s after: {cause}", wait)
+    def _launch_round(self) -> None:
+        """Launch one flight per stretch of the union of this turn's wanted spans."""
+        done, self._round = self._round, None
+        wanted, self._wanted = self._wanted, []
+        launched: list[_Flight] = []
+        if not self._closed and not self._backoff.quiet(self._clock().timestamp()):
+            busy = union((f.start, f.end) for f in self._flights)
+            for lo, hi in union(wanted):
+                for f_lo, f_hi in subtract(lo, hi, busy):
+                    launched.append(self._launch(f_lo, f_hi))
+        if done is not None and not done.done():
+            done.set_result(launched)
 
     def _hold(self, flight: _Flight, flights: list[_Flight]) -> None:
         flight.waiters += 1
@@ -555,7 +635,12 @@ class IntervalPool:
         flight = _Flight(lo, hi)
         flight.task = asyncio.create_task(self._fetch(flight))
         self._flights.append(flight)
-        flight.task.add_done_callback(lambda _: self._flights.remove(flight))
+
+        def landed(task: asyncio.Task[None]) -> None:
+            self._flights.remove(flight)
+            _retrieve(task)
+
+        flight.task.add_done_callback(landed)
         return flight
 
     async def _fetch(self, flight: _Flight) -> None:
@@ -567,33 +652,29 @@ class IntervalPool:
             result = await self._source.fetch(home, Span.from_seconds(lo, hi))
             flight.group = self._apply(result, lo, hi, home)
         except SourceError as err:
-            if isinstance(err, _WHOLE):
+            self._remember(err)
+            if whole(err):
                 self._failed(err)
             else:
                 # A bad answer for one span says nothing of the others.
                 self._failures += 1
-                until = self._clock().timestamp() + self._recheck
-                note = f"{err} (in the answer for {Span.from_seconds(lo, hi)})"
-                self._faults.append(_Fault(lo, hi, until, _again(err, note, self._recheck)))
+                until = int(self._clock().timestamp()) + self._recheck
+                self._coverage.fail(lo, hi, until, err)
             raise
-        self._backoff = 0.0
+        self._backoff.succeeded()
 
     def _failed(self, error: SourceError) -> None:
-        """Count a failed call and keep the source quiet for a while after it."""
+        """Count a failed call of the whole source and keep the source quiet for a while."""
         self._failures += 1
-        now = self._clock().timestamp()
-        if isinstance(error, RateLimitedError) and error.retry_after:
-            wait = error.retry_after
-        elif now < self._quiet_until:
-            # Calls already under way when the source went down: one outage, one step.
-            wait = self._backoff
-        else:
-            # Doubling from FIRST_BACKOFF up to the re-check interval: an outage costs a
-            # few calls an hour, not one per request.
-            self._backoff = min(max(2 * self._backoff, FIRST_BACKOFF), float(self._recheck))
-            wait = self._backoff
-        self._quiet_until = max(self._quiet_until, now + wait)
-        self._quiet_error = error
+        self._remember(error)
+        self._backoff.failed(error, self._clock().timestamp())
+
+    def _remember(self, error: SourceError) -> None:
+        """Keep where ``error`` was raised, for as long as something may raise it again."""
+        if error not in self._traces:
+            live = {self._backoff.error, *(h[3] for h in self._coverage.failed)}
+            self._traces = {e: t for e, t in self._traces.items() if e in live}
+            self._traces[error] = error.__traceback__
 
     def _apply(self, result: FetchResult, lo: int, hi: int, home: HomeInfo) -> int | None:
         """Validate the whole answer, then merge it; nothing is kept from a bad one.
@@ -631,9 +712,8 @@ class IntervalPool:
         # Below here nothing raises: the answer is merged as a whole.
         if fresher:
             self._home = home
-            self._horizon_until = -1
         group = None
-        self._calm_until = 0.0
+        self._retention.settle()
         if answered is not None:
             merged = self._timeline.merge(answered[0], answered[1], intervals, starts, now)
             self._revisions += merged.revised
@@ -644,64 +724,38 @@ class IntervalPool:
             asked = int(result.retry_at.timestamp()) if result.retry_at else 0
             # A day the source calls unpublished before its publication time is not worth
             # asking about until then.
-            expected = self._publication(pending[0], tz)
+            expected = self._publication.expected_at(pending[0], tz)
             self._coverage.defer(pending[0], pending[1], max(asked, due, expected))
         # What the source neither answered nor called pending is a failure of that span,
         # asked again after a re-check, so a span that cannot be filled is not asked for
         # on every request.
         known = sorted(e for e in (answered, pending) if e is not None)
-        if self._faults and known:
-            self._faults = [
-                f for f in self._faults if not any(f.start < e[1] and f.end > e[0] for e in known)
-            ]
         for g_lo, g_hi in subtract(lo, hi, known):
             missing = Span.from_seconds(g_lo, g_hi)
             error = SourceUnavailableError(f"the source left {missing} unanswered")
-            self._faults.append(_Fault(g_lo, g_hi, due, error))
+            self._coverage.fail(g_lo, g_hi, due, error)
         self._changed()
         return group
 
     def _enforce(self) -> None:
-        """Apply retention, sparing groups that requests under way are about to read."""
+        """Apply retention, sparing what requests under way are about to read."""
         if len(self._timeline) <= self._retention.max_intervals or self._home is None:
             return
-        now = self._clock()
-        stamp = now.timestamp()
-        if stamp < self._calm_until:
-            return
-        spare, until = self._spare(stamp)
-        tz = self._home.tz
-        dropped = self._retention.enforce(self._timeline, self._coverage, now, tz, spare)
+        dropped = self._retention.keep(
+            self._timeline,
+            self._coverage,
+            self._clock(),
+            self._home.tz,
+            self._reading,
+            self._groups_held(),
+        )
         if dropped:
             self._evictions += dropped
             self._changed()
-        if (
-            not self._held
-            and not self._reading
-            and len(self._timeline) > self._retention.max_intervals
-        ):
-            # What is left is protected until the window moves at midnight or a recent
-            # fetch ages; until then a cached answer need not look again.
-            self._calm_until = min(day_start(now, tz, 1).timestamp(), until)
 
-    def _spare(self, now: float, *, recent: bool = True) -> tuple[set[int], float]:
-        """Groups retention must keep besides the protected window, and until when at least.
-
-        Kept: what requests under way are about to read, and fetches younger than the
-        re-check interval, so that a range larger than the limit is not fetched again on
-        every request.
-        """
-        spare = {f.group for f in self._held if f.group is not None}
-        for lo, hi in union(self._reading):
-            spare |= self._timeline.groups_in(lo, hi)
-        until = math.inf
-        for group in self._timeline.newest if recent else ():
-            fetched = group.fetched_at.timestamp()
-            if fetched + self._recheck <= now:
-                break
-            spare.add(group.id)
-            until = min(until, fetched + self._recheck)
-        return spare, until
+    def _groups_held(self) -> set[int]:
+        """Groups fetched for requests that have not read them yet."""
+        return {f.group for f in self._held if f.group is not None}
 
     # ------------------------------------------------------------------ persistence
 
@@ -730,51 +784,19 @@ class IntervalPool:
         self._coverage = coverage
 
     def _changed(self) -> None:
-        self._dirty = True
-        if self._store is None or self._closed:
-            return
-        if self._saver is None or self._saver.done():
-            self._saver = asyncio.create_task(self._save_later())
-
-    async def _save_later(self) -> None:
-        # Changes made while a save was being written get a save of their own; a failed
-        # save waits for the next change or for close.
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._save_delay)
-            await self._write()
-            if self._closed or self._save_failed or not self._dirty:
-                return
+        if self._store is not None:
+            self._saver.schedule()
 
     async def save(self) -> None:
         """Write what is not saved yet, now. StorageError when the store fails."""
-        await self._write()
-        if self._dirty and self._store is not None:
+        if self._store is None:
+            return
+        await self._saver.flush()
+        if self._saver.dirty:
             raise StorageError(f"could not save pool of home {self.home_id!r}; see the log")
 
     async def _write(self) -> None:
-        store = self._store
-        if store is None:
-            self._dirty = False
+        """One write of the whole pool, serialised now (a burst of changes costs one)."""
+        if self._store is None or self._home is None:
             return
-        async with self._save_lock:
-            if not self._dirty or self._home is None:
-                return
-            # Serialised now, at write time: bursts of changes cost one snapshot.
-            snapshot = self.snapshot()
-            self._dirty = False
-            try:
-                await store.save(snapshot)
-            except StorageError as err:
-                self._dirty = True
-                if not self._save_failed:
-                    log.error("saving prices of home %s failed: %s", self.home_id, err)
-                self._save_failed = True
-                return
-            except BaseException:
-                self._dirty = True
-                raise
-            if self._save_failed:
-                log.info("saving prices of home %s works again", self.home_id)
-            self._save_failed = False
-            self._saves += 1
+        await self._store.save(self.snapshot())

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .model import Group, PriceInterval, Span
+from .spans import Edge, subtract
 
 __all__ = ["Merge", "Timeline"]
 
@@ -133,7 +134,7 @@ class Timeline:
         keys = self._keys
         return set(self._owners[bisect_left(keys, start) : bisect_left(keys, end)])
 
-    def evict(self, group: int) -> tuple[int, list[tuple[int, int]]]:
+    def evict(self, group: int) -> tuple[int, list[Edge]]:
         """Drop every interval of ``group``.
 
         Returns how many were dropped and the spans that lose their coverage: the
@@ -150,15 +151,7 @@ class Timeline:
         keys[lo:hi] = array("q", [keys[i] for i in kept])
         owners[lo:hi] = array("q", [owners[i] for i in kept])
         values[lo:hi] = [values[i] for i in kept]
-        lost: list[tuple[int, int]] = []
-        cursor = start
-        for a, b in holes:
-            if a > cursor:
-                lost.append((cursor, a))
-            cursor = max(cursor, b)
-        if cursor < end:
-            lost.append((cursor, end))
-        return (hi - lo) - len(kept), lost
+        return (hi - lo) - len(kept), subtract(start, end, holes)
 
     def columns(self) -> tuple[list[PriceInterval], array[int]]:
         """Copies of the values and their owners, for a snapshot. O(n) memcpy."""
