@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
 import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -180,6 +181,8 @@ class PostgresStore:
 
     def _error(self, doing: str, err: BaseException) -> StorageError:
         text = self.dsn.scrub(str(err).strip() or type(err).__name__)
+        if doing == "open":
+            return StorageError(f"cannot open PostgreSQL database {self.dsn}: {text}")
         return StorageError(f"cannot {doing} in PostgreSQL database {self.dsn}: {text}")
 
     async def _connected(self) -> AsyncConnectionPool[Any]:
@@ -189,14 +192,30 @@ class PostgresStore:
             return self._pool
 
     async def _open(self) -> AsyncConnectionPool[Any]:
-        from psycopg import Error
-        from psycopg_pool import AsyncConnectionPool, PoolTimeout
+        from psycopg import AsyncConnection, Error
+        from psycopg_pool import AsyncConnectionPool
 
         async def configure(conn: AsyncConnection[Any]) -> None:
             # Instants come back in UTC whatever the server's zone.
             await conn.execute("SET TIME ZONE 'UTC'")
             await conn.commit()
 
+        # One direct connection first: its failure carries libpq's reason, where a pool
+        # would only say that it timed out.
+        try:
+            first = await asyncio.wait_for(
+                AsyncConnection.connect(self.dsn.value, connect_timeout=_whole(self._timeout)),
+                self._timeout,
+            )
+        except (Error, OSError, TimeoutError) as err:
+            raise self._error("open", err) from err
+        try:
+            await configure(first)
+            await self._migrate(first)
+        except (Error, OSError) as err:
+            raise self._error("open", err) from err
+        finally:
+            await first.close()
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             self.dsn.value,
             min_size=1,
@@ -206,16 +225,7 @@ class PostgresStore:
             open=False,
             name="pricepool",
         )
-        try:
-            await pool.open(wait=True, timeout=self._timeout)
-            async with pool.connection() as conn:
-                await self._migrate(conn)
-        except (Error, PoolTimeout, OSError) as err:
-            await pool.close()
-            raise self._error("open the store", err) from err
-        except BaseException:
-            await pool.close()
-            raise
+        await pool.open(wait=False)
         return pool
 
     async def _migrate(self, conn: AsyncConnection[Any]) -> None:
@@ -579,6 +589,11 @@ async def _one(conn: AsyncConnection[Any], query: str, params: Sequence[Any]) ->
     found = await (await conn.execute(query, params)).fetchone()
     assert found is not None
     return tuple(found)
+
+
+def _whole(seconds: float) -> int:
+    # libpq takes whole seconds and treats 1 as 2.
+    return max(2, math.ceil(seconds))
 
 
 def _keys(home_id: str, a: int, b: int) -> list[tuple[int, int]]:
