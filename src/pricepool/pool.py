@@ -30,6 +30,7 @@ from .retention import Retention
 from .sources.base import FetchResult, PriceSource
 from .spans import Edge, subtract, union
 from .storage.base import Snapshot, Store
+from .storage.claims import Claims
 from .storage.delayed import DelayedSave
 from .timeline import Timeline, key
 
@@ -647,10 +648,8 @@ class IntervalPool:
         lo, hi = flight.start, flight.end
         home = self._home
         assert home is not None
-        self._calls += 1
         try:
-            result = await self._source.fetch(home, Span.from_seconds(lo, hi))
-            flight.group = self._apply(result, lo, hi, home)
+            flight.group = await self._ask(home, lo, hi)
         except SourceError as err:
             self._remember(err)
             if whole(err):
@@ -662,6 +661,22 @@ class IntervalPool:
                 self._coverage.fail(lo, hi, until, err)
             raise
         self._backoff.succeeded()
+
+    async def _ask(self, home: HomeInfo, lo: int, hi: int) -> int | None:
+        """Fetch and merge ``[lo, hi)``. A store that claims spans (PostgreSQL) lets one
+        process ask the source; the others take what it saved, without a call."""
+        span = Span.from_seconds(lo, hi)
+        if not isinstance(self._store, Claims):
+            self._calls += 1
+            return self._apply(await self._source.fetch(home, span), lo, hi, home)
+        async with self._store.claim(home.id, span) as known:
+            if known is not None:
+                return self._apply(FetchResult(known.intervals, span), lo, hi, home)
+            self._calls += 1
+            group = self._apply(await self._source.fetch(home, span), lo, hi, home)
+            # Saved before the claim ends: a waiting process reads it instead of asking.
+            await self._saver.flush()
+            return group
 
     def _failed(self, error: SourceError) -> None:
         """Count a failed call of the whole source and keep the source quiet for a while."""
