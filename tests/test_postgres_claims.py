@@ -1,0 +1,74 @@
+"""One fetch per span across pools that share a PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+
+from pricepool import IntervalPool, ManualClock, PostgresStore
+from pricepool.clock import local_midnight
+from pricepool.model import zone
+
+from .fakes import FakeSource
+from .postgres_db import database, needs_server
+
+__all__ = ["database"]
+
+HOME = "home-1"
+TZ = zone("Europe/Berlin")
+NOW = datetime(2025, 11, 26, 14, tzinfo=UTC)
+
+
+@needs_server
+async def test_pools_on_one_database_ask_the_source_once_for_a_span(database: str) -> None:
+    clock = ManualClock(NOW)
+    sources = [FakeSource(clock) for _ in range(3)]
+    gate = asyncio.Event()
+    for source in sources:
+        source.gate = gate
+    stores = [PostgresStore(database) for _ in sources]
+    pools = [
+        IntervalPool(HOME, source, store=store, clock=clock)
+        for source, store in zip(sources, stores, strict=True)
+    ]
+    a, b = local_midnight(date(2025, 6, 1), TZ), local_midnight(date(2025, 6, 8), TZ)
+    try:
+        for pool in pools:
+            await pool.open()
+        asks = [asyncio.create_task(pool.get_intervals(a, b)) for pool in pools]
+        for _ in range(500):
+            if any(s.calls for s in sources):
+                break
+            await asyncio.sleep(0.01)
+        # The others wait on the claim; let them look at the database a few times.
+        await asyncio.sleep(0.6)
+        assert sum(len(s.calls) for s in sources) == 1
+        gate.set()
+        answers = await asyncio.gather(*asks)
+    finally:
+        for pool in pools:
+            await pool.close()
+        for store in stores:
+            await store.close()
+    assert sum(len(s.calls) for s in sources) == 1
+    truth = sources[0].truth(HOME, a, b)
+    assert all(answer == truth for answer in answers)
+    assert sum(pool.stats.source_calls for pool in pools) == 1
+
+
+@needs_server
+async def test_a_span_another_pool_saved_is_read_not_fetched(database: str) -> None:
+    clock = ManualClock(NOW)
+    first, second = FakeSource(clock), FakeSource(clock)
+    a, b = local_midnight(date(2025, 6, 1), TZ), local_midnight(date(2025, 6, 3), TZ)
+    # Both open before anything is stored: the second learns of the days only then.
+    async with (
+        PostgresStore(database) as one,
+        PostgresStore(database) as two,
+        IntervalPool(HOME, first, store=one, clock=clock) as p1,
+        IntervalPool(HOME, second, store=two, clock=clock) as p2,
+    ):
+        want = await p1.get_intervals(a, b)
+        assert await p2.get_intervals(a, b) == want
+    assert len(first.calls) == 1
+    assert second.calls == []
