@@ -3,6 +3,7 @@
 from .base import Group, Pending, Snapshot, Store
 from .ha_import import import_ha
 from .json_store import JsonFileStore
+from .postgres_limiter import PostgresLimiter
 from .postgres_store import PostgresStore
 from .sqlite_store import SqliteStore
 
@@ -10,6 +11,7 @@ __all__ = [
     "Group",
     "JsonFileStore",
     "Pending",
+    "PostgresLimiter",
     "PostgresStore",
     "Snapshot",
     "SqliteStore",

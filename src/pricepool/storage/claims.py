@@ -15,9 +15,10 @@ __all__ = ["Claims"]
 class Claims(Protocol):
     """A store shared by processes that lets one of them at a time fetch a span.
 
-    ``claim`` yields a Snapshot of what the store holds in ``span`` when another process
-    answered all of it meanwhile (nothing to fetch), else None: the caller holds the span,
-    asks the source and saves before leaving, while the others wait for it.
+    ``claim`` yields what the store holds in ``span`` (a Snapshot whose coverage is the
+    part some process answered), or None when it holds nothing there. Unless that covers
+    all of ``span``, the caller holds the span: it asks the source for the rest and saves
+    before leaving, while the others wait for it.
     """
 
     def claim(self, home_id: str, span: Span) -> AbstractAsyncContextManager[Snapshot | None]: ...

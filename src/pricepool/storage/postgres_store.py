@@ -116,6 +116,8 @@ _MIGRATION_LOCK = 0x70726963
 # Claims lock weeks: coarse enough that a year's back-fill takes 53 locks, not 365.
 _BUCKET = 7 * 86_400
 _POLL = 0.25
+# A claim waits this long for a connection before fetching without one.
+_CLAIM_WAIT = 2.0
 _EXTRA = "the PostgreSQL store needs its driver: pip install 'pricepool[postgres]'"
 
 Edge = tuple[int, int]
@@ -432,11 +434,14 @@ class PostgresStore:
     async def claim(self, home_id: str, span: Span) -> AsyncIterator[Snapshot | None]:
         """Hold the right to fetch ``span`` of ``home_id`` for all processes on this database.
 
-        Yields a Snapshot of what the database holds in ``span`` when another process
-        answered it meanwhile (then there is nothing to fetch), else None: the caller
-        fetches and saves before leaving. A claim held by a process that dies ends with
-        its connection, and a waiter takes over. When the database cannot be reached the
-        claim yields None at once (fetching twice beats not answering), said once in the log.
+        Yields what the database holds in ``span`` (a Snapshot whose coverage is the part
+        of ``span`` some process answered), or None when it holds nothing there. Unless
+        that covers all of ``span``, the claim is held: the caller fetches the rest and
+        saves before leaving, while other processes claiming an overlapping span wait for
+        it (woken by NOTIFY, or looking again every 0.25 s). A claim held by a process that
+        dies ends with its connection, and a waiter takes over. When the database cannot
+        be reached the claim yields None at once (fetching twice beats not answering), said
+        once in the log.
         """
         from psycopg import Error
         from psycopg_pool import PoolTimeout
@@ -446,7 +451,7 @@ class PostgresStore:
         while True:
             try:
                 pool = await self._connected()
-                conn = await pool.getconn()
+                conn = await pool.getconn(timeout=min(_CLAIM_WAIT, self._timeout))
             except (StorageError, PoolTimeout, Error, OSError) as err:
                 self._down(err)
                 yield None
@@ -454,7 +459,8 @@ class PostgresStore:
             held: list[tuple[int, int]] = []
             try:
                 known = await self._span(conn, home_id, a, b)
-                if known is None:
+                whole = known is not None and _covers(known, a, b)
+                if not whole:
                     for one in keys:
                         got = await _one(conn, "SELECT pg_try_advisory_lock(%s, %s)", one)
                         if not got[0]:
@@ -463,13 +469,13 @@ class PostgresStore:
                     else:
                         # Locked: someone may have saved the span just before we got it.
                         known = await self._span(conn, home_id, a, b)
-                    await conn.commit()
+                await conn.commit()
             except (Error, OSError) as err:
                 await self._putconn(pool, conn, broken=True)
                 self._down(err)
                 yield None
                 return
-            if known is not None or len(held) == len(keys):
+            if whole or len(held) == len(keys):
                 self._down_said = False
                 try:
                     yield known
@@ -482,31 +488,42 @@ class PostgresStore:
     async def _span(
         self, conn: AsyncConnection[Any], home_id: str, a: int, b: int
     ) -> Snapshot | None:
-        """What the database holds in ``[a, b)`` when its coverage holds all of it."""
+        """What the database holds in ``[a, b)``: the answered parts and their intervals."""
         found = await (
             await conn.execute(
-                "SELECT h.key, h.time_zone, h.currency, h.nickname FROM pricepool_homes h "
-                "JOIN pricepool_coverage c ON c.home = h.key "
-                "WHERE h.id = %s AND c.span_start <= %s AND c.span_end >= %s",
-                (home_id, a, b),
+                "SELECT key, time_zone, currency, nickname FROM pricepool_homes WHERE id = %s",
+                (home_id,),
             )
         ).fetchone()
         if found is None:
             return None
         key, time_zone, currency, nickname = found
+        parts = [
+            (max(int(lo), a), min(int(hi), b))
+            for lo, hi in await (
+                await conn.execute(
+                    "SELECT span_start, span_end FROM pricepool_coverage WHERE home = %s "
+                    "AND span_start < %s AND span_end > %s ORDER BY span_start",
+                    (key, b, a),
+                )
+            ).fetchall()
+        ]
+        if not parts:
+            return None
         home = HomeInfo(home_id, time_zone, currency, nickname)
         cur = await conn.execute(
             "SELECT start, length_s, total, energy, tax, level, currency, group_id "
             "FROM pricepool_intervals WHERE home = %s AND start >= %s AND start < %s "
             "ORDER BY start",
-            (key, a, b),
+            (key, parts[0][0], parts[-1][1]),
         )
         intervals: list[PriceInterval] = []
         group_ids: list[int] = []
         try:
             async for *values, gid in cur:
-                intervals.append(interval(values, home.tz))
-                group_ids.append(gid)
+                if any(lo <= values[0] < hi for lo, hi in parts):
+                    intervals.append(interval(values, home.tz))
+                    group_ids.append(gid)
         except BAD_VALUE:
             return None
         groups = await _groups(conn, key, set(group_ids))
@@ -515,7 +532,7 @@ class PostgresStore:
             groups=groups,
             intervals=intervals,
             group_ids=group_ids,
-            coverage=[Span.from_seconds(a, b)],
+            coverage=[Span.from_seconds(lo, hi) for lo, hi in parts],
         )
 
     async def _release(
@@ -589,6 +606,10 @@ async def _one(conn: AsyncConnection[Any], query: str, params: Sequence[Any]) ->
     found = await (await conn.execute(query, params)).fetchone()
     assert found is not None
     return tuple(found)
+
+
+def _covers(known: Snapshot, a: int, b: int) -> bool:
+    return any(s.seconds[0] <= a and s.seconds[1] >= b for s in known.coverage)
 
 
 def _whole(seconds: float) -> int:
