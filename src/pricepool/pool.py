@@ -665,18 +665,27 @@ class IntervalPool:
     async def _ask(self, home: HomeInfo, lo: int, hi: int) -> int | None:
         """Fetch and merge ``[lo, hi)``. A store that claims spans (PostgreSQL) lets one
         process ask the source; the others take what it saved, without a call."""
-        span = Span.from_seconds(lo, hi)
         if not isinstance(self._store, Claims):
             self._calls += 1
-            return self._apply(await self._source.fetch(home, span), lo, hi, home)
-        async with self._store.claim(home.id, span) as known:
+            result = await self._source.fetch(home, Span.from_seconds(lo, hi))
+            return self._apply(result, lo, hi, home)
+        group = None
+        async with self._store.claim(home.id, Span.from_seconds(lo, hi)) as known:
+            gaps = [(lo, hi)]
             if known is not None:
-                return self._apply(FetchResult(known.intervals, span), lo, hi, home)
-            self._calls += 1
-            group = self._apply(await self._source.fetch(home, span), lo, hi, home)
-            # Saved before the claim ends: a waiting process reads it instead of asking.
-            await self._saver.flush()
-            return group
+                parts = [s.seconds for s in known.coverage]
+                for a, b in parts:
+                    held = [i for i in known.intervals if a <= key(i) < b]
+                    group = self._apply(FetchResult(held, Span.from_seconds(a, b)), a, b, home)
+                gaps = subtract(lo, hi, parts)
+            for a, b in gaps:
+                self._calls += 1
+                result = await self._source.fetch(home, Span.from_seconds(a, b))
+                group = self._apply(result, a, b, home)
+            if gaps:
+                # Saved before the claim ends: a waiting process reads it instead of asking.
+                await self._saver.flush()
+        return group
 
     def _failed(self, error: SourceError) -> None:
         """Count a failed call of the whole source and keep the source quiet for a while."""
