@@ -224,6 +224,9 @@ class PostgresStore:
             max_size=self._size,
             timeout=self._timeout,
             configure=configure,
+            # Checked when handed out: after the server restarts, a dead connection is
+            # replaced instead of failing the next save.
+            check=AsyncConnectionPool.check_connection,
             open=False,
             name="pricepool",
         )
