@@ -274,7 +274,38 @@ class PostgresStore:
             async with pool.connection() as conn:
                 yield conn
         except (Error, PoolTimeout, OSError) as err:
-            raise self._error(doing, err) from err
+            raise self._error(doing, await self._lost(pool, err)) from err
+
+    async def _lost(self, pool: AsyncConnectionPool[Any], err: BaseException) -> BaseException:
+        """After a connection could not be had or broke: when the server cannot be
+        reached, drop the pool, so that the next call connects afresh the moment the
+        server is back (the pool's own reconnection backs off for minutes). Returns
+        what to tell: libpq's reason rather than a pool's timeout."""
+        from psycopg import AsyncConnection, Error, OperationalError
+        from psycopg_pool import PoolTimeout
+
+        if not isinstance(err, PoolTimeout | OperationalError):
+            return err
+        if isinstance(err, PoolTimeout) and pool.get_stats().get("pool_size", 0) >= self._size:
+            return err  # busy, not lost
+        try:
+            probe = await asyncio.wait_for(
+                AsyncConnection.connect(self.dsn.value, connect_timeout=_whole(_CLAIM_WAIT)),
+                _CLAIM_WAIT + 1,
+            )
+        except (Error, OSError, TimeoutError) as down:
+            reason: BaseException = down
+        else:
+            await probe.close()
+            if isinstance(err, OperationalError):
+                return err  # the server is there: a failure of this statement
+            reason = err
+        async with self._opening:
+            if self._pool is pool:
+                self._pool = None
+        # Connections in use (held claims) are closed when they come back.
+        await pool.close(timeout=1.0)
+        return reason
 
     async def close(self) -> None:
         """Close the connections; a later call opens them again."""
@@ -455,8 +486,12 @@ class PostgresStore:
             try:
                 pool = await self._connected()
                 conn = await pool.getconn(timeout=min(_CLAIM_WAIT, self._timeout))
-            except (StorageError, PoolTimeout, Error, OSError) as err:
+            except StorageError as err:
                 self._down(err)
+                yield None
+                return
+            except (PoolTimeout, Error, OSError) as err:
+                self._down(await self._lost(pool, err))
                 yield None
                 return
             held: list[tuple[int, int]] = []
@@ -475,11 +510,13 @@ class PostgresStore:
                 await conn.commit()
             except (Error, OSError) as err:
                 await self._putconn(pool, conn, broken=True)
-                self._down(err)
+                self._down(await self._lost(pool, err))
                 yield None
                 return
             if whole or len(held) == len(keys):
-                self._down_said = False
+                if self._down_said:
+                    self._down_said = False
+                    log.info("PostgreSQL database %s is reachable again", self.dsn)
                 try:
                     yield known
                 finally:
