@@ -15,10 +15,23 @@ from .errors import (
 from .model import Group, HomeInfo, Pending, PriceInterval, PriceLevel, Span
 from .pool import IntervalPool, PoolStats
 from .sources.base import FetchResult, PriceSource
-from .sources.tibber import TibberSource
 from .storage import JsonFileStore, Snapshot, SqliteStore, Store, import_ha
 
 __version__ = "0.1.0"
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .sources.tibber import TibberSource
+
+
+def __getattr__(name: str) -> object:
+    # The Tibber source pulls in aiohttp (~0.2 s): imported when first named, so that
+    # programs using only stores and pools (and ``pricepool --help``) start fast.
+    if name == "TibberSource":
+        from .sources.tibber import TibberSource
+
+        return TibberSource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "AuthenticationError",
