@@ -23,7 +23,8 @@ from pricepool import (
 )
 from pricepool._cli.cheapest import average, cheapest_slots, cheapest_window, runs
 from pricepool._cli.config import ConfigError, load_config, open_store, resolve_token
-from pricepool._cli.output import days_text, hours, range_text, rounded
+from pricepool._cli.numbers import rounded
+from pricepool._cli.output import days_text, hours, range_text
 from pricepool._cli.session import UsageProblem, describe, match_home
 from pricepool._cli.when import (
     an_hour_before,
