@@ -137,3 +137,7 @@ simulator.register(app)
 def main() -> None:
     """The console script."""
     app(prog_name="pricepool")
+
+
+if __name__ == "__main__":
+    main()

@@ -39,8 +39,15 @@ def errors() -> Console:
     return Console(stderr=True, highlight=False)
 
 
+class _Out(Console):
+    """stdout; a reader that left (``| head``) is not an error (rich would exit 1)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 def out() -> Console:
-    return Console(highlight=False)
+    return _Out(highlight=False)
 
 
 @dataclass(frozen=True, slots=True)
