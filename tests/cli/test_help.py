@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -249,3 +250,29 @@ def test_demo_chart_has_a_legend_without_colour() -> None:
     assert result.exit_code == 0, result.output
     # The chart's title is its legend.
     assert "every interval of today and tomorrow · █ the cheapest 3 hours" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "line",
+    [["--help"], ["--version"], ["cache", "stats", "--store", "STORE"], ["cache", "--help"]],
+)
+def test_quick_commands_import_only_what_they_use(line: list[str], tmp_path: Path) -> None:
+    # The heavy imports (issue 14: startup of 0.6 s) stay out of commands that need none.
+    store = tmp_path / "store.sqlite"
+    sqlite3.connect(store).close()
+    args = [str(store) if arg == "STORE" else arg for arg in line]
+    probe = (
+        "import sys\n"
+        "from pricepool.cli import main\n"
+        f"sys.argv = ['pricepool', *{args!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('aiohttp', 'pydantic', 'plotext', 'graphql', 'rich.markdown')\n"
+        "sys.stderr.write(repr(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60
+    )
+    loaded = done.stderr.strip().splitlines()[-1]
+    allowed = "['rich.markdown']" if "--help" in line else "[]"
+    assert loaded in ("[]", allowed), done.stderr

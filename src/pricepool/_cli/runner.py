@@ -7,7 +7,6 @@ one ``error:`` line and an exit code; SIGINT, SIGTERM and SIGHUP stop the run th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -97,6 +96,8 @@ class Interrupted(Exception):
 def run_loop(main: Callable[[], Awaitable[T]]) -> T:
     """Run ``main()`` in a fresh event loop; a stop signal cancels it (its ``finally``
     blocks run: pools save) and raises :class:`Interrupted`."""
+    import asyncio  # ~25 ms: not for --help
+
     caught: list[int] = []
 
     async def go() -> T:
