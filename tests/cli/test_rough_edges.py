@@ -369,3 +369,26 @@ def test_the_simulator_stops_on_sigterm_with_its_status(tmp_path: Path) -> None:
     child.send_signal(signal.SIGTERM)
     _, err = child.communicate(timeout=30)
     assert child.returncode == 128 + signal.SIGTERM, err
+
+
+def test_charts_over_months_name_the_months() -> None:
+    from pricepool._cli.output import _ticks
+
+    start = datetime(2026, 9, 1, tzinfo=OSLO)
+    _, weeks = _ticks(start, start + timedelta(days=60), OSLO)
+    assert weeks[:2] == ["01 Sep", "08 Sep"]
+    _, months = _ticks(start, start + timedelta(days=150), OSLO)
+    assert months[:3] == ["Sep 2026", "Oct 2026", "Nov 2026"]
+    _, days = _ticks(start, start + timedelta(days=2), OSLO)
+    assert days[0] == "Tue 01"
+
+
+def test_homes_at_60_columns_keep_the_nicknames(
+    served: Served, store: str, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    result = run("homes", endpoint=served.endpoint, store=store)
+    assert result.exit_code == 0, result.output
+    for name in ("Fjellstua", "Sjöboden", "Altbau", OSLO_HOME.id):
+        assert name in result.stdout
+    assert all(len(row) <= 60 for row in result.stdout.splitlines())

@@ -119,6 +119,17 @@ def homes_table(homes: Sequence[HomeInfo], title: str = "Homes") -> Table:
 # -- prices ------------------------------------------------------------------------------------
 
 
+def homes_list(homes: Sequence[HomeInfo], title: str = "Homes") -> Text:
+    """The homes as blocks of two lines, for a console too narrow for the table."""
+    text = Text(title + "\n", style="italic")
+    for home in homes:
+        text.append(home.id + "\n", style="bold")
+        parts = [home.nickname or "", home.time_zone, home.currency or ""]
+        text.append("  " + " · ".join(p for p in parts if p) + "\n")
+    text.rstrip()
+    return text
+
+
 class Grid:
     """A table written as plain lines in rich's look (heavy head, a rule between days).
 
@@ -401,19 +412,54 @@ def hours_table(found: Sequence[Hour], currency: str, title: str) -> Grid:
 
 
 def _ticks(start: datetime, end: datetime, tz: ZoneInfo) -> tuple[list[float], list[str]]:
+    """Up to about 10 ticks: hours within days, days as ``Thu 26``, weeks as ``07 Dec``,
+    months as ``Dec 2026`` (the month is named once ticks are a week apart or more)."""
     span_hours = (end - start).total_seconds() / 3600
-    step = next((s for s in (1, 2, 3, 6, 12, 24, 48, 168, 336, 720) if span_hours / s <= 10), 2160)
+    step = next((s for s in (1, 2, 3, 6, 12, 24, 48) if span_hours / s <= 10), None)
     positions: list[float] = []
     labels: list[str] = []
-    at = 0.0
-    while at <= span_hours + 1e-9:
-        local = (start + timedelta(hours=at)).astimezone(tz)
-        positions.append(at)
-        labels.append(
-            f"{local:%a %d}" if local.hour == 0 and local.minute == 0 else f"{local:%H:%M}"
-        )
-        at += step
+
+    def hours_at(instant: datetime) -> float:
+        return (instant - start).total_seconds() / 3600
+
+    if step is not None:
+        at = 0.0
+        while at <= span_hours + 1e-9:
+            local = (start + timedelta(hours=at)).astimezone(tz)
+            positions.append(at)
+            labels.append(
+                f"{local:%a %d}" if local.hour == 0 and local.minute == 0 else f"{local:%H:%M}"
+            )
+            at += step
+        return positions, labels
+    first = start.astimezone(tz).date()
+    days = next((d for d in (7, 14) if span_hours / 24 / d <= 10), None)
+    if days is not None:
+        day = first if _midnight(first, tz) >= start else first + timedelta(days=1)
+        while (at_day := _midnight(day, tz)) <= end:
+            positions.append(hours_at(at_day))
+            labels.append(f"{day:%d %b}")
+            day += timedelta(days=days)
+        return positions, labels
+    months = next((m for m in (1, 2, 3, 6, 12) if span_hours / 24 / 30.4 / m <= 10), 24)
+    year, month = first.year, first.month
+    while True:
+        day = first.replace(year=year, month=month, day=1)
+        at_day = _midnight(day, tz)
+        if at_day > end:
+            break
+        if at_day >= start:
+            positions.append(hours_at(at_day))
+            labels.append(f"{day:%b %Y}")
+        year, month = divmod(year * 12 + month - 1 + months, 12)
+        month += 1
     return positions, labels
+
+
+def _midnight(day: Any, tz: ZoneInfo) -> datetime:
+    from .when import midnight
+
+    return midnight(day, tz)
 
 
 def chart(

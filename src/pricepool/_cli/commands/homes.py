@@ -56,7 +56,8 @@ def homes(
 async def report(session: Session, fmt: Shape) -> Report:
     from pricepool import RateLimitedError, SourceUnavailableError
 
-    from ..output import homes_table
+    from ..output import homes_list, homes_table, natural_width
+    from ..runner import out
     from ..schemas import dumps, home_dict
 
     try:
@@ -69,6 +70,9 @@ async def report(session: Session, fmt: Shape) -> Report:
     shown = Report()
     if fmt is Shape.json:
         shown.text(dumps([home_dict(h) for h in found]))
-    else:
-        shown.add(homes_table(found))
+        return shown
+    table = homes_table(found)
+    # Narrower than the table, rich would drop the nickname column: one block per home.
+    console = out()
+    shown.add(table if natural_width(table, console) <= console.width else homes_list(found))
     return shown
