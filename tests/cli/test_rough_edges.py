@@ -327,9 +327,9 @@ def test_a_failed_import_creates_nothing(tmp_path: Path) -> None:
     assert not store.exists()
 
 
-def test_sigterm_and_sighup_save_what_was_fetched(serve: Any, tmp_path: Path) -> None:
-    served = serve(page_limit=96)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+def test_sigterm_sighup_and_sigint_save_what_was_fetched(serve: Any, tmp_path: Path) -> None:
+    served = serve(page_limit=96, rate_limit=1_000_000)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         store = tmp_path / f"{sig.name}.sqlite"
         child = _child(
             "--now",
@@ -392,3 +392,17 @@ def test_homes_at_60_columns_keep_the_nicknames(
     for name in ("Fjellstua", "Sjöboden", "Altbau", OSLO_HOME.id):
         assert name in result.stdout
     assert all(len(row) <= 60 for row in result.stdout.splitlines())
+
+
+def test_a_damaged_store_moved_aside_is_said_without_verbose(
+    served: Served, tmp_path: Path
+) -> None:
+    # An SQLite header and garbage: recognisably a database, and damaged.
+    store = tmp_path / "prices.sqlite"
+    store.write_bytes(b"SQLite format 3\x00" + b"\x07" * 4000)
+    result = run("prices", "--home", "Fjellstua", endpoint=served.endpoint, store=str(store))
+    warnings = [row for row in result.stderr.splitlines() if row.startswith("warning: ")]
+    assert len(warnings) == 1, result.stderr
+    moved = [p for p in tmp_path.iterdir() if ".corrupt." in p.name]
+    assert str(store) in warnings[0]
+    assert str(moved[0]) in warnings[0]
