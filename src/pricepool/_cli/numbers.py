@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -56,7 +57,9 @@ def rounded(value: float | None) -> float | None:
     return float(_exact(value).quantize(_STEP, rounding=ROUND_HALF_UP))
 
 
+@lru_cache(maxsize=1 << 16)
 def money(value: float | None) -> str:
-    """A price as shown: 4 decimals (``–`` when unknown)."""
+    """A price as shown: 4 decimals (``–`` when unknown). Cached: a year's table repeats
+    the same few thousand prices."""
     shown = rounded(value)
     return "–" if shown is None else f"{shown:.{PLACES}f}"
