@@ -23,7 +23,8 @@ from pricepool import (
 from pricepool.simulator import DEFAULT_HOMES, Simulator
 
 from .cheapest import cheapest_window
-from .output import REPEATED_HOUR, WINDOW_MARK, chart, days_table, homes_table, hours, money
+from .numbers import money
+from .output import REPEATED_HOUR, WINDOW_MARK, chart, days_table, homes_table, hours
 from .publication import PUBLISH_AT
 from .when import midnight
 

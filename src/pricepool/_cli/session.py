@@ -6,8 +6,8 @@ import contextlib
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -25,23 +25,26 @@ from pricepool import (
     SourceUnavailableError,
     Span,
     Store,
-    TibberSource,
     UnknownHomeError,
     system_clock,
 )
-from pricepool.sources.tibber import ENDPOINT
 
 from .config import (
     TOKEN_ENV,
     Config,
+    NotAStore,
     config_path,
     default_store,
     open_store,
     resolve_token,
     store_path,
 )
+from .options import Options
 from .publication import PUBLISH_AT
 from .when import midnight
+
+if TYPE_CHECKING:
+    from pricepool import TibberSource
 
 __all__ = ["MissingTokenError", "NotKnown", "Options", "Session", "UsageProblem"]
 
@@ -69,19 +72,6 @@ class MissingTokenError(AuthenticationError):
                 f"{config_path()} (pricepool demo needs none)"
             )
         super().__init__(message)
-
-
-@dataclass(slots=True)
-class Options:
-    """The options every command takes; later ones (after the command name) win."""
-
-    token: str | None = None
-    endpoint: str | None = None
-    store: str | None = None
-    verbose: bool = False
-    quiet: bool = False
-    retry_budget: float | None = None
-    now: datetime | None = None
 
 
 class Watched:
@@ -173,13 +163,16 @@ def _listing(homes: list[HomeInfo]) -> str:
 class Session:
     """Everything one command run opens, closed together (pools first, so they save)."""
 
-    def __init__(self, options: Options, config: Config, errors: Console) -> None:
+    def __init__(
+        self, options: Options, config: Config, errors: Console, *, read_only: bool = False
+    ) -> None:
         self.options = options
+        self.read_only = read_only
         self.config = config
         self.errors = errors
         fixed = options.now
         self.clock: Clock = (lambda: fixed) if fixed is not None else system_clock
-        self.endpoint = options.endpoint or config.endpoint or ENDPOINT
+        self._endpoint = options.endpoint or config.endpoint
         self.store_text = options.store or config.store or str(default_store())
         self.store_path = store_path(self.store_text)
         self._store: Store | None = None
@@ -188,7 +181,18 @@ class Session:
         # Failures already explained to the user (the same error may come back later).
         self._told: set[int] = set()
 
+    @property
+    def endpoint(self) -> str:
+        """The GraphQL URL asked (Tibber's by default)."""
+        if self._endpoint is None:
+            from .runner import default_endpoint
+
+            self._endpoint = default_endpoint()
+        return self._endpoint
+
     def _tibber(self) -> TibberSource:
+        from pricepool import TibberSource
+
         token = resolve_token(self.options.token, self.config)
         if not token:
             raise MissingTokenError()
@@ -211,8 +215,17 @@ class Session:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.store_text)
+            try:
+                self._store = open_store(self.store_text, create=not self.read_only)
+            except NotAStore as err:
+                raise UsageProblem(str(err)) from None
         return self._store
+
+    async def close_store(self) -> None:
+        """Close the store now (before removing what a failed import created)."""
+        store, self._store = self._store, None
+        if store is not None:
+            await store.close()
 
     def now(self) -> datetime:
         return self.clock()

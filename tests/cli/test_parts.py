@@ -23,7 +23,8 @@ from pricepool import (
 )
 from pricepool._cli.cheapest import average, cheapest_slots, cheapest_window, runs
 from pricepool._cli.config import ConfigError, load_config, open_store, resolve_token
-from pricepool._cli.output import days_text, hours, range_text, rounded
+from pricepool._cli.numbers import rounded
+from pricepool._cli.output import days_text, hours, range_text
 from pricepool._cli.session import UsageProblem, describe, match_home
 from pricepool._cli.when import (
     an_hour_before,
@@ -399,3 +400,34 @@ async def test_real_source_failures_in_a_few_words() -> None:
         assert describe(slow, url) == f"cannot reach {url} (no answer within 0.2 s)"
     finally:
         await sim.stop()
+
+
+def test_fast_row_labels_read_as_strftime_does() -> None:
+    from pricepool._cli.output import _clock, _row_start, local_label
+
+    for instant in (
+        datetime(2026, 10, 25, 2, 15, tzinfo=OSLO),
+        datetime(2026, 10, 25, 2, 15, fold=1, tzinfo=OSLO),
+        datetime(2027, 1, 3, 23, 45, tzinfo=OSLO),
+    ):
+        assert _row_start(instant) == local_label(instant, "%a %Y-%m-%d %H:%M")
+        assert _clock(instant) == local_label(instant, "%H:%M")
+
+
+def test_grid_drops_optional_columns_when_narrow_and_colours_alike() -> None:
+    from pricepool._cli.output import Grid
+
+    grid = Grid("t", [("a", False, False), ("b", True, True), ("c", False, False)])
+    grid.add_row(["x", "1.2345", "cheap"], ["", "", "green"])
+    grid.add_section()
+    grid.add_row(["yy", "0.5", "normal"])
+    wide = grid.lines(80)
+    assert wide[0] == "t"
+    assert wide[4] == "│ x  │ 1.2345 │ cheap  │"
+    assert wide[5].startswith("├")
+    assert wide[6] == "│ yy │    0.5 │ normal │"
+    narrow = grid.lines(len(wide[4]) - 1)
+    assert narrow[4] == "│ x  │ cheap  │"
+    tagged = grid.lines(80, colour=lambda style: ("<", ">"))
+    assert tagged[4] == "│ x  │ 1.2345 │ <cheap > │"
+    assert tagged[6] == wide[6]
