@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -173,8 +174,9 @@ class Session:
         fixed = options.now
         self.clock: Clock = (lambda: fixed) if fixed is not None else system_clock
         self._endpoint = options.endpoint or config.endpoint
-        self.store_text = options.store or config.store or str(default_store())
-        self.store_path = store_path(self.store_text)
+        chosen = options.store or os.environ.get("PRICEPOOL_STORE") or config.store
+        self.store_text = chosen or str(default_store())
+        self.store_path = store_path(self._shown_store())
         self._store: Store | None = None
         self.source = Watched(self._tibber)
         self._pools: dict[str, IntervalPool] = {}
@@ -205,9 +207,19 @@ class Session:
             retry_budget=10.0 if budget is None else budget,
         )
 
+    def _shown_store(self) -> str:
+        """The store as messages may name it: a database's password as ``***``."""
+        from pricepool.storage.postgres_dsn import Dsn, is_postgres
+
+        return str(Dsn(self.store_text)) if is_postgres(self.store_text) else self.store_text
+
     def require_store(self) -> None:
         """Refuse a store that does not exist (rather than create an empty one)."""
-        if not self.store_path.exists():
+        from pricepool.storage.postgres_dsn import is_postgres
+
+        # A database is not a path; PostgresStore(create=False) refuses one without a store,
+        # naming it without its password.
+        if not is_postgres(self.store_text) and not self.store_path.exists():
             raise UsageProblem(
                 f"no store at {self.store_text}; pass --store, or fill one with pricepool prices"
             )
