@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import json
 import sys
+import time
 from datetime import UTC, datetime
 
 from pricepool import IntervalPool, PostgresStore, Span, TibberSource
@@ -53,22 +54,28 @@ def digest(items: list[object]) -> str:
 
 
 async def pool(dsn: str, endpoint: str, home: str, ranges: list[str]) -> None:
+    """Every range asked at once, as that many clients of one replica would."""
     async with PostgresStore(dsn) as store:
         limiter = PostgresLimiter(store, name="child-token")
         source = tibber(endpoint, limiter)
         try:
             async with IntervalPool(home, source, store=store) as p:
-                for text in ranges:
+
+                async def ask(text: str) -> dict[str, object]:
                     a, b = (int(x) for x in text.split(":"))
+                    started = time.perf_counter()
                     got = await p.get_intervals(
                         datetime.fromtimestamp(a, UTC), datetime.fromtimestamp(b, UTC)
                     )
-                    line = {
+                    return {
                         "start": a,
                         "end": b,
                         "count": len(got),
                         "digest": digest([(i.start.timestamp(), i.total) for i in got]),
+                        "seconds": time.perf_counter() - started,
                     }
+
+                for line in await asyncio.gather(*(ask(text) for text in ranges)):
                     print(json.dumps(line), flush=True)
                 print(f"calls {p.stats.source_calls}", flush=True)
         finally:
