@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
+import json
 import os
+import random
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -137,6 +141,9 @@ def _disk(folder: Path) -> int:
 # Without either the column is skipped (".ci/run" always sets the tests' variable).
 
 
+_ROOT = Path(__file__).resolve().parent.parent
+
+
 def postgres_server() -> str:
     return os.environ.get("PRICEPOOL_BENCH_POSTGRES") or os.environ.get(
         "PRICEPOOL_TEST_POSTGRES", ""
@@ -174,7 +181,79 @@ async def side_by_side(cfg: Config, year: Snapshot, grown: Snapshot) -> list[Row
             got = await _once(partial(PostgresStore, dsn), year, grown)
         best = [min(a, b) for a, b in zip(best, got, strict=True)]
     rows += _rows("postgres", "PostgreSQL", best)
+    if cfg.quick:
+        rows.append(Row("stores.replicas", "replicas: full run only", None, "", verdict="n/a"))
+    else:
+        rows += await replicas(server)
     return rows
+
+
+async def replicas(server: str) -> list[Row]:
+    """300 clients at once against the simulator: one process, then 3 replica processes
+    on one PostgreSQL database (the tests' child process); upstream price requests and
+    the p99 latency of an answer."""
+    from pricepool.simulator import DEFAULT_HOMES, Simulator
+
+    rng = random.Random(7)
+    first = datetime(2024, 1, 1, tzinfo=UTC)
+    asked = []
+    for _ in range(300):
+        start = first + timedelta(days=rng.randrange(0, 300))
+        end = start + timedelta(days=rng.randrange(1, 61))
+        asked.append(f"{int(start.timestamp())}:{int(end.timestamp())}")
+    home = DEFAULT_HOMES[0].id
+    figures: dict[int, tuple[int, float]] = {}
+    for count in (1, 3):
+        sim = Simulator()
+        await sim.start()
+        try:
+            async with _database(server) as dsn:
+                parts = [asked[i::count] for i in range(count)]
+                children = [
+                    await asyncio.create_subprocess_exec(
+                        sys.executable,
+                        "-m",
+                        "tests.postgres_child",
+                        "pool",
+                        dsn,
+                        sim.endpoint,
+                        home,
+                        *part,
+                        cwd=_ROOT,
+                        stdout=asyncio.subprocess.PIPE,
+                    )
+                    for part in parts
+                ]
+                seconds: list[float] = []
+                for child in children:
+                    out, _ = await child.communicate()
+                    if child.returncode != 0:
+                        raise RuntimeError(f"a replica process failed ({child.returncode})")
+                    lines = out.decode().splitlines()[:-1]
+                    seconds += [json.loads(line)["seconds"] for line in lines]
+            requests = len([r for r in sim.log if "priceInfoRange" in r.fields])
+        finally:
+            await sim.stop()
+        seconds.sort()
+        figures[count] = (requests, seconds[int(len(seconds) * 0.99) - 1])
+    return [
+        Row(
+            f"stores.replicas.{count}.requests",
+            f"300 clients at once, {count} process{'es' if count > 1 else ''}: upstream requests",
+            float(requests),
+            "requests",
+        )
+        for count, (requests, _) in figures.items()
+    ] + [
+        Row(
+            f"stores.replicas.{count}.p99",
+            f"300 clients at once, {count} process{'es' if count > 1 else ''}: p99 answer",
+            p99 * 1e3,
+            "ms",
+            note="from a cold start: each answer waits for its fetch",
+        )
+        for count, (_, p99) in figures.items()
+    ]
 
 
 @contextlib.asynccontextmanager
