@@ -130,6 +130,8 @@ class _Seen:
 
     revision: int
     groups: dict[tuple[datetime, int, int], int] = field(default_factory=dict)
+    coverage: list[Edge] = field(default_factory=list)
+    pending: list[tuple[int, int, datetime]] = field(default_factory=list)
 
 
 def _natural(group: Group) -> tuple[datetime, int, int]:
@@ -344,6 +346,9 @@ class PostgresStore:
             home = HomeInfo(home_id, time_zone, currency, nickname)
             seen = _Seen(revision)
             snapshot = await self._read(conn, key, home, seen, None)
+        if snapshot is not None:
+            seen.coverage = [c.seconds for c in snapshot.coverage]
+            seen.pending = [(*p.span.seconds, p.retry_at.astimezone(UTC)) for p in snapshot.pending]
         self._seen[home_id] = seen
         return snapshot
 
@@ -366,37 +371,32 @@ class PostgresStore:
             if seen is not None and seen.revision < revision:
                 fresh.groups.update(seen.groups)
             wrote = await _write_groups(conn, key, revision, snapshot, fresh)
-            covered, pending, changed = await _merge_spans(conn, key, snapshot)
-            delta = None
+            spans = await _merge_spans(conn, key, snapshot)
+            fresh.coverage, fresh.pending = spans.coverage, spans.pending
+            # Others' word: what the database held that this store had not seen there and
+            # the snapshot lacks (not what this pool itself let go of, by retention).
+            known = union_edges([*(seen.coverage if seen else []), *spans.ours])
+            theirs = [e for a, b in spans.stored for e in _subtract(a, b, known)]
+            told = {*(seen.pending if seen else []), *spans.ours_pending}
+            waits = [p for p in spans.pending if p in spans.stored_pending and p not in told]
             since = seen.revision if seen is not None and seen.revision < revision else 0
-            if since < revision - 1 or changed:
-                delta = await self._delta(conn, key, home, since, revision, fresh)
+            rows = None
+            if since < revision - 1:
+                rows = await self._read(conn, key, home, fresh, (since, revision))
+            delta = None
+            if theirs or waits or (rows is not None and rows.intervals):
                 delta = Snapshot(
                     home,
-                    groups=delta.groups if delta else (),
-                    intervals=delta.intervals if delta else (),
-                    group_ids=delta.group_ids if delta else (),
-                    coverage=covered,
-                    pending=pending,
+                    groups=rows.groups if rows else (),
+                    intervals=rows.intervals if rows else (),
+                    group_ids=rows.group_ids if rows else (),
+                    coverage=[Span.from_seconds(a, b) for a, b in theirs],
+                    pending=[Pending(Span.from_seconds(a, b), at) for a, b, at in waits],
                 )
-            if wrote or changed or since < revision - 1:
+            if wrote or spans.changed:
                 await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"saved {home.id}"))
         self._seen[home.id] = fresh
-        if delta is not None and not delta.intervals and not changed:
-            return None
         return delta
-
-    async def _delta(
-        self,
-        conn: AsyncConnection[Any],
-        key: int,
-        home: HomeInfo,
-        since: int,
-        revision: int,
-        seen: _Seen,
-    ) -> Snapshot | None:
-        """Rows other writers saved after revision ``since`` (before this save's)."""
-        return await self._read(conn, key, home, seen, (since, revision))
 
     async def _read(
         self,
@@ -747,10 +747,21 @@ def _subtract(start: int, end: int, holes: Sequence[Edge]) -> list[Edge]:
     return out
 
 
-async def _merge_spans(
-    conn: AsyncConnection[Any], key: int, snapshot: Snapshot
-) -> tuple[list[Span], list[Pending], bool]:
-    """Coverage as the union, pending by latest word; True when the snapshot lacked some."""
+@dataclass(slots=True)
+class _Spans:
+    """Coverage and pending of a home: as stored before a save, in the snapshot, and merged."""
+
+    stored: list[Edge]
+    stored_pending: list[tuple[int, int, datetime]]
+    ours: list[Edge]
+    ours_pending: list[tuple[int, int, datetime]]
+    coverage: list[Edge]
+    pending: list[tuple[int, int, datetime]]
+    changed: bool
+
+
+async def _merge_spans(conn: AsyncConnection[Any], key: int, snapshot: Snapshot) -> _Spans:
+    """Coverage as the union, pending by latest word, written when they changed."""
     stored = [
         (int(a), int(b))
         for a, b in await (
@@ -787,13 +798,14 @@ async def _merge_spans(
                 "VALUES (%s, %s, %s, %s)",
                 [(key, *p) for p in pending],
             )
-    changed = merged != union_edges(ours) or pending != sorted(
-        _pending(ours_pending, union_edges(ours))
-    )
-    return (
-        [Span.from_seconds(a, b) for a, b in merged],
-        [Pending(Span.from_seconds(a, b), at) for a, b, at in pending],
-        changed,
+    return _Spans(
+        stored=sorted(stored),
+        stored_pending=sorted(stored_pending),
+        ours=union_edges(ours),
+        ours_pending=_pending(ours_pending, union_edges(ours)),
+        coverage=merged,
+        pending=pending,
+        changed=merged != sorted(stored) or pending != sorted(stored_pending),
     )
 
 
