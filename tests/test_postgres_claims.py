@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, date, datetime
 
-from pricepool import IntervalPool, ManualClock, PostgresStore
+from pricepool import HomeInfo, IntervalPool, ManualClock, PostgresStore, Snapshot, Span
 from pricepool.clock import local_midnight
 from pricepool.model import zone
 
@@ -72,3 +73,28 @@ async def test_a_span_another_pool_saved_is_read_not_fetched(database: str) -> N
         assert await p2.get_intervals(a, b) == want
     assert len(first.calls) == 1
     assert second.calls == []
+
+
+@needs_server
+async def test_fetches_under_way_for_many_homes_leave_connections_for_saves(
+    database: str,
+) -> None:
+    # A service with many homes: claims held during long fetches must not starve saves.
+    a, b = local_midnight(date(2025, 6, 1), TZ), local_midnight(date(2025, 6, 2), TZ)
+    span = Span(a, b)
+    async with PostgresStore(database, size=2, timeout=2.0) as store:
+        async with contextlib.AsyncExitStack() as held:
+            for n in range(8):
+                assert await held.enter_async_context(store.claim(f"home-{n}", span)) is None
+            home = HomeInfo("other", "Europe/Berlin", "EUR", None)
+            assert await store.save(Snapshot(home, coverage=[span])) is None
+            # In this process too, a second claim on a held span waits for the first.
+            second = asyncio.create_task(_claimed(store, "home-0", span))
+            done, _ = await asyncio.wait([second], timeout=0.6)
+            assert not done
+        assert await asyncio.wait_for(second, 5) is None
+
+
+async def _claimed(store: PostgresStore, home: str, span: Span) -> Snapshot | None:
+    async with store.claim(home, span) as known:
+        return known

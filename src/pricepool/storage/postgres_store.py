@@ -165,6 +165,10 @@ class PostgresStore:
         self._seen: dict[str, _Seen] = {}
         self._listener: asyncio.Task[None] | None = None
         self._news = asyncio.Event()
+        # Every advisory lock of this store lives on this one connection.
+        self._locker: AsyncConnection[Any] | None = None
+        self._locking = asyncio.Lock()
+        self._held: set[tuple[int, int]] = set()
         self._down_said = False
         try:
             import psycopg  # noqa: F401
@@ -316,6 +320,11 @@ class PostgresStore:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+        async with self._locking:
+            locker, self._locker = self._locker, None
+            self._held.clear()
+            if locker is not None:
+                await locker.close()
         async with self._opening:
             pool, self._pool = self._pool, None
             if pool is not None:
@@ -471,11 +480,12 @@ class PostgresStore:
         Yields what the database holds in ``span`` (a Snapshot whose coverage is the part
         of ``span`` some process answered), or None when it holds nothing there. Unless
         that covers all of ``span``, the claim is held: the caller fetches the rest and
-        saves before leaving, while other processes claiming an overlapping span wait for
-        it (woken by NOTIFY, or looking again every 0.25 s). A claim held by a process that
-        dies ends with its connection, and a waiter takes over. When the database cannot
-        be reached the claim yields None at once (fetching twice beats not answering), said
-        once in the log.
+        saves before leaving, while other claims on an overlapping span (in any process)
+        wait for it, woken by NOTIFY or looking again every 0.25 s. The locks of a process
+        live on one connection of their own, so a process that dies loses them with it and
+        a waiter takes over, and a fetch under way holds no connection of the pool. When
+        the database cannot be reached the claim yields None at once (fetching twice beats
+        not answering), said once in the log.
         """
         from psycopg import Error
         from psycopg_pool import PoolTimeout
@@ -484,46 +494,78 @@ class PostgresStore:
         keys = _keys(home_id, a, b)
         while True:
             try:
-                pool = await self._connected()
-                conn = await pool.getconn(timeout=min(_CLAIM_WAIT, self._timeout))
-            except StorageError as err:
+                known = await self._known(home_id, a, b)
+                if known is not None and _covers(known, a, b):
+                    break
+                taken = await self._lock(keys)
+                if taken is not None:
+                    # Someone may have saved the span just before the locks were ours.
+                    known = await self._known(home_id, a, b)
+            except (StorageError, PoolTimeout, Error, OSError) as err:
                 self._down(err)
                 yield None
                 return
-            except (PoolTimeout, Error, OSError) as err:
-                self._down(await self._lost(pool, err))
-                yield None
-                return
-            held: list[tuple[int, int]] = []
-            try:
-                known = await self._span(conn, home_id, a, b)
-                whole = known is not None and _covers(known, a, b)
-                if not whole:
-                    for one in keys:
-                        got = await _one(conn, "SELECT pg_try_advisory_lock(%s, %s)", one)
-                        if not got[0]:
-                            break
-                        held.append(one)
-                    else:
-                        # Locked: someone may have saved the span just before we got it.
-                        known = await self._span(conn, home_id, a, b)
-                await conn.commit()
-            except (Error, OSError) as err:
-                await self._putconn(pool, conn, broken=True)
-                self._down(await self._lost(pool, err))
-                yield None
-                return
-            if whole or len(held) == len(keys):
-                if self._down_said:
-                    self._down_said = False
-                    log.info("PostgreSQL database %s is reachable again", self.dsn)
+            if taken is not None:
+                self._up()
                 try:
                     yield known
                 finally:
-                    await self._release(pool, conn, held, home_id)
+                    await self._unlock(keys, taken, home_id)
                 return
-            await self._release(pool, conn, held, None)
             await self._wait()
+        self._up()
+        yield known
+
+    async def _known(self, home_id: str, a: int, b: int) -> Snapshot | None:
+        async with self._conn(f"read home {home_id!r}") as conn, conn.transaction():
+            return await self._span(conn, home_id, a, b)
+
+    async def _lock(self, keys: list[tuple[int, int]]) -> AsyncConnection[Any] | None:
+        """Take every lock of ``keys`` on the lock connection, or none; the connection that
+        holds them, or None when another claim (here or elsewhere) holds one."""
+        from psycopg import AsyncConnection
+
+        async with self._locking:
+            if any(k in self._held for k in keys):
+                return None
+            conn = self._locker
+            if conn is None or conn.closed:
+                conn = self._locker = await AsyncConnection.connect(
+                    self.dsn.value, autocommit=True, connect_timeout=_whole(_CLAIM_WAIT)
+                )
+            taken: list[tuple[int, int]] = []
+            try:
+                for one in keys:
+                    got = await _one(conn, "SELECT pg_try_advisory_lock(%s, %s)", one)
+                    if not got[0]:
+                        break
+                    taken.append(one)
+            except BaseException:
+                # The locks taken so far go with the connection.
+                await conn.close()
+                raise
+            if len(taken) < len(keys):
+                for one in reversed(taken):
+                    await conn.execute("SELECT pg_advisory_unlock(%s, %s)", one)
+                return None
+            self._held.update(keys)
+            return conn
+
+    async def _unlock(
+        self, keys: list[tuple[int, int]], conn: AsyncConnection[Any], home_id: str
+    ) -> None:
+        from psycopg import Error
+
+        async with self._locking:
+            self._held.difference_update(keys)
+            if conn is not self._locker or conn.closed:
+                return  # the locks went with that connection
+            try:
+                for one in reversed(keys):
+                    await conn.execute("SELECT pg_advisory_unlock(%s, %s)", one)
+                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"free {home_id}"))
+            except (Error, OSError):
+                await conn.close()
 
     async def _span(
         self, conn: AsyncConnection[Any], home_id: str, a: int, b: int
@@ -575,36 +617,6 @@ class PostgresStore:
             coverage=[Span.from_seconds(lo, hi) for lo, hi in parts],
         )
 
-    async def _release(
-        self,
-        pool: AsyncConnectionPool[Any],
-        conn: AsyncConnection[Any],
-        held: list[tuple[int, int]],
-        home_id: str | None,
-    ) -> None:
-        from psycopg import Error
-
-        broken = False
-        try:
-            for one in reversed(held):
-                await conn.execute("SELECT pg_advisory_unlock(%s, %s)", one)
-            if held and home_id is not None:
-                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"free {home_id}"))
-            await conn.commit()
-        except (Error, OSError):
-            # The locks went with the connection, which the pool now replaces.
-            broken = True
-        await self._putconn(pool, conn, broken=broken)
-
-    @staticmethod
-    async def _putconn(
-        pool: AsyncConnectionPool[Any], conn: AsyncConnection[Any], *, broken: bool
-    ) -> None:
-        if broken:
-            with contextlib.suppress(Exception):
-                await conn.close()
-        await pool.putconn(conn)
-
     async def _wait(self) -> None:
         """Until another process frees a claim or saves, or a short while (a holder that
         died sends nothing)."""
@@ -618,7 +630,9 @@ class PostgresStore:
         from psycopg import AsyncConnection, Error
 
         try:
-            conn = await AsyncConnection.connect(self.dsn.value, autocommit=True)
+            conn = await AsyncConnection.connect(
+                self.dsn.value, autocommit=True, connect_timeout=_whole(_CLAIM_WAIT)
+            )
         except (Error, OSError):
             return
         try:
@@ -631,6 +645,11 @@ class PostgresStore:
             return
         finally:
             await conn.close()
+
+    def _up(self) -> None:
+        if self._down_said:
+            self._down_said = False
+            log.info("PostgreSQL database %s is reachable again", self.dsn)
 
     def _down(self, err: BaseException) -> None:
         if not self._down_said:
