@@ -144,7 +144,7 @@ async def test_the_newer_fetch_wins_whichever_saves_last(database: str) -> None:
         async with PostgresStore(database) as a, PostgresStore(database) as b:
             await a.save(order[0])
             await b.save(order[1])
-            got = await PostgresStore(database).load(HOME.id)
+            got = await _load(database)
             assert got is not None
             assert [i.total for i in got.intervals] == [i.total for i in new.intervals]
         async with await psycopg.AsyncConnection.connect(database) as conn:
@@ -158,7 +158,7 @@ async def test_a_newer_fetch_of_one_day_keeps_the_older_fetch_of_the_rest(databa
     async with PostgresStore(database) as a, PostgresStore(database) as b:
         await b.save(fix)
         await a.save(month)  # older fetch, saved later
-        got = await PostgresStore(database).load(HOME.id)
+        got = await _load(database)
     assert got is not None
     tenth = local_midnight(date(2025, 5, 10), TZ)
     eleventh = tenth + timedelta(days=1)
@@ -260,3 +260,8 @@ def test_a_password_is_shown_nowhere_in_any_form_of_dsn() -> None:
     # A one-letter password does not mangle words.
     assert Dsn("postgresql://u:a@db/p").scrub("a failed at a") == "*** failed at ***"
     assert Dsn("postgresql://u:a@db/p").scrub("cannot connect") == "cannot connect"
+
+
+async def _load(dsn: str) -> Snapshot | None:
+    async with PostgresStore(dsn) as store:
+        return await store.load(HOME.id)
