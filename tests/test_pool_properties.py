@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pricepool import FetchResult, HomeInfo, IntervalPool, ManualClock, Span
+from pricepool import (
+    Cause,
+    FetchResult,
+    HomeInfo,
+    IntervalPool,
+    ManualClock,
+    SourceUnavailableError,
+    Span,
+)
 from pricepool.clock import local_midnight
 from pricepool.coverage import union
 
@@ -164,3 +173,63 @@ def test_late_publication_costs_at_most_one_call_per_recheck(
     for (t1, s1), (t2, s2) in itertools.combinations(asked, 2):
         if overlap(s1, s2):
             assert t2 - t1 >= timedelta(minutes=15), (t1, s1, t2, s2)
+
+
+class Flaky(FakeSource):
+    """Fails the calls ``failures`` marks (cycled), each with a fresh error."""
+
+    def __init__(self, clock: ManualClock, zone: str, failures: list[bool]) -> None:
+        super().__init__(clock, {"home": zone})
+        self.failures = failures
+
+    async def fetch(self, home: HomeInfo, span: Span) -> FetchResult:
+        if self.failures[len(self.calls) % len(self.failures)]:
+            self.calls.append(span)
+            raise SourceUnavailableError(f"call {len(self.calls)} failed")
+        return await super().fetch(home, span)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    zone=st.sampled_from(ZONES),
+    rounds=st.lists(st.lists(requests, min_size=1, max_size=4), min_size=1, max_size=6),
+    failures=st.lists(st.booleans(), min_size=1, max_size=5),
+)
+def test_query_accounts_for_every_second_of_the_range(
+    zone: str, rounds: list[list[tuple[int, int, int, int]]], failures: list[bool]
+) -> None:
+    clock = ManualClock(EPOCH)
+    source = Flaky(clock, zone, failures)
+
+    async def run() -> None:
+        async with IntervalPool("home", source, clock=clock, max_intervals=10**7) as pool:
+            for batch in rounds:
+                clock.advance(batch[0][2])
+                ranges = []
+                for start_s, length, _, micro in batch:
+                    start = clock() + timedelta(seconds=start_s, microseconds=micro)
+                    ranges.append((start, start + timedelta(seconds=length)))
+                # Arriving together: planned in one turn.
+                answers = await asyncio.gather(*(pool.query(*r) for r in ranges))
+                answered = pool.coverage()[0]
+                for (start, end), answer in zip(ranges, answers, strict=True):
+                    gaps = [g.span for g in answer.missing]
+                    assert all(a.end <= b.start for a, b in itertools.pairwise(gaps))
+                    assert all(start <= g.start and g.end <= end for g in gaps)
+                    # Every second is either missing (with a cause) or answered.
+                    lo, hi = math.ceil(start.timestamp()), math.ceil(end.timestamp())
+                    held = [s.seconds for s in answered] + [g.seconds for g in gaps]
+                    covered = union((max(e[0], lo), min(e[1], hi)) for e in held)
+                    assert covered == [(lo, hi)], (covered, lo, hi)
+                    # What is returned is the truth, and nothing in a gap.
+                    truth = source.truth("home", start, end)
+                    outside = [i for i in truth if not any(i.start in g for g in gaps)]
+                    assert answer.intervals == outside
+                    for gap in answer.missing:
+                        if gap.cause is Cause.FAILED:
+                            assert isinstance(gap.error, SourceUnavailableError)
+                        else:
+                            assert gap.expected_at is not None
+                            assert gap.retry_at is not None
+
+    asyncio.run(run())

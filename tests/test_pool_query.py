@@ -19,6 +19,7 @@ from pricepool import (
     InvalidRangeError,
     ManualClock,
     PricePoolError,
+    Publication,
     RateLimitedError,
     SourceUnavailableError,
     Span,
@@ -101,13 +102,7 @@ async def test_a_late_day_is_unpublished_and_says_when_it_is_asked_again(
     source: FakeSource, clock: ManualClock
 ) -> None:
     source.delay = timedelta(hours=1)  # published at 14:00, an hour late
-    clock.set(
-        at(
-            TODAY,
-            13,
-        )
-        + timedelta(minutes=5)
-    )
+    clock.set(at(TODAY, 13) + timedelta(minutes=5))
     tomorrow = (midnight(days(1)), midnight(days(2)))
     async with pool_of(source, clock) as pool:
         answer = await pool.query(midnight(days(0)), tomorrow[1])
@@ -121,13 +116,7 @@ async def test_a_late_day_is_unpublished_and_says_when_it_is_asked_again(
         calls = len(source.calls)
         assert (await pool.query(*tomorrow)).missing == (gap,)
         assert len(source.calls) == calls  # not asked again before retry_at
-        clock.set(
-            at(
-                TODAY,
-                14,
-            )
-            + timedelta(minutes=5)
-        )
+        clock.set(at(TODAY, 14) + timedelta(minutes=5))
         assert (await pool.query(*tomorrow)).complete
 
 
@@ -260,3 +249,51 @@ def test_an_answer_is_complete_only_without_gaps() -> None:
     assert Answer(home, [], ()).complete
     assert not Answer(home, [], (gap,)).complete
     assert Cause.FAILED == "failed"
+
+
+async def test_pools_share_one_publication_calendar(clock: ManualClock) -> None:
+    noon = Publication(time(12))
+    source = FakeSource(clock, {HOME: "Europe/Berlin", "home-2": "America/New_York"})
+    clock.set(at(TODAY, 12) + timedelta(minutes=30))
+    async with (
+        IntervalPool(HOME, source, clock=clock, publication=noon) as berlin,
+        IntervalPool("home-2", source, clock=clock, publication=noon) as new_york,
+    ):
+        await berlin.resolve_home()
+        await new_york.resolve_home()
+        # 12:30 in Berlin is past noon: tomorrow is out; 06:30 in New York is not.
+        assert berlin.published_until() == midnight(days(2))
+        ny = ZoneInfo("America/New_York")
+        assert new_york.published_until() == local_midnight(days(1), ny)
+        [gap] = (await berlin.query(midnight(days(2)), midnight(days(3)))).missing
+        assert gap.expected_at == at(days(1), 12)
+
+
+def test_publish_at_and_a_different_publication_are_refused(clock: ManualClock) -> None:
+    with pytest.raises(ValueError, match="publish_at or publication"):
+        IntervalPool(
+            HOME, FakeSource(clock), clock=clock, publish_at=time(14), publication=Publication()
+        )
+
+
+class Comparable(SourceUnavailableError):
+    """An error that compares by message, and so is not hashable."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Comparable) and str(other) == str(self)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+async def test_an_unhashable_source_error_is_kept_and_raised_again(
+    source: FakeSource, clock: ManualClock
+) -> None:
+    span = (midnight(days(-3)), midnight(days(-2)))
+    async with pool_of(source, clock) as pool:
+        error = Comparable("down")
+        source.fail = error
+        for _ in range(3):
+            with pytest.raises(Comparable) as raised:
+                await pool.get_intervals(*span)
+            assert raised.value is error
+        assert [g.error for g in (await pool.query(*span)).missing] == [error]

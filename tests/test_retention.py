@@ -189,3 +189,54 @@ def test_spared_groups_are_kept_like_protected_ones_and_the_next_oldest_goes() -
     assert spared in pool.ids()
     assert next_oldest not in pool.ids()
     assert pool.coverage.covers(*day_span(date(2026, 1, 1), TZ))
+
+
+def test_keep_spares_reads_under_way_held_groups_and_recent_fetches() -> None:
+    pool = Pool()
+    old, read, held = (pool.fetch_day(date(2026, 1, d)) for d in (1, 2, 3))
+    fresh_day = date(2026, 1, 4)
+    start, end = day_span(fresh_day, TZ)
+    fresh = merge(
+        pool.timeline, start, end, day_hours(fresh_day, TZ), NOW - timedelta(minutes=5)
+    ).group
+    pool.coverage.record(start, end)
+    retention = Retention(max_intervals=24, recent=900)
+    reading = [day_span(date(2026, 1, 2), TZ)]
+    assert retention.keep(pool.timeline, pool.coverage, NOW, TZ, reading, [held]) == 24
+    assert pool.ids() == [read, held, fresh]
+    assert not pool.coverage.covers(*day_span(date(2026, 1, 1), TZ))
+    assert old not in pool.ids()
+
+
+def test_keep_rests_while_all_is_protected_until_new_data_comes() -> None:
+    pool = Pool()
+    today = pool.fetch_day(NOW.date())  # protected
+    retention = Retention(max_intervals=1)
+    assert retention.keep(pool.timeline, pool.coverage, NOW, TZ) == 0  # at rest until midnight
+    old = pool.fetch_day(date(2026, 1, 1))
+    later = NOW + timedelta(minutes=1)
+    assert retention.keep(pool.timeline, pool.coverage, later, TZ) == 0  # still at rest
+    retention.settle()  # the pool says new data came
+    assert retention.keep(pool.timeline, pool.coverage, later, TZ) == 24
+    assert pool.ids() == [today]
+    assert old not in pool.ids()
+
+
+def test_keep_evicts_a_recent_fetch_once_it_has_aged() -> None:
+    pool = Pool()
+    fresh_day = date(2026, 1, 4)
+    start, end = day_span(fresh_day, TZ)
+    merge(pool.timeline, start, end, day_hours(fresh_day, TZ), NOW - timedelta(minutes=5))
+    retention = Retention(max_intervals=1, recent=900)
+    assert retention.keep(pool.timeline, pool.coverage, NOW, TZ) == 0  # spared: 5 min old
+    assert retention.keep(pool.timeline, pool.coverage, NOW + timedelta(minutes=9), TZ) == 0
+    assert retention.keep(pool.timeline, pool.coverage, NOW + timedelta(minutes=11), TZ) == 24
+
+
+def test_sweep_does_not_spare_recent_fetches() -> None:
+    pool = Pool()
+    fresh_day = date(2026, 1, 4)
+    start, end = day_span(fresh_day, TZ)
+    merge(pool.timeline, start, end, day_hours(fresh_day, TZ), NOW - timedelta(minutes=5))
+    retention = Retention(max_intervals=1, recent=900)
+    assert retention.sweep(pool.timeline, pool.coverage, NOW, TZ) == 24

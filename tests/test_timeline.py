@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pricepool.model import Group, PriceInterval, Span
-from pricepool.timeline import Merge, Timeline
+from pricepool.timeline import Merge, Timeline, ordered
 
-from .helpers_parts import FETCHED, HOUR, QUARTER, T0, at_seconds, hours, keys, merge
+from .helpers_parts import FETCHED, HOUR, OSLO, QUARTER, T0, at_seconds, hours, keys, merge
 
 
 def h(n: float) -> int:
@@ -393,3 +393,18 @@ def test_timeline_matches_a_dict_of_intervals(
         assert keys(timeline.slice(lo_s, hi_s)) == [
             unit(u) for u in sorted(held) if lo_s <= unit(u) < hi_s
         ]
+
+
+def test_ordered_sorts_clips_and_shows_intervals_in_the_home_zone() -> None:
+    given_ = [at_seconds(h(n)) for n in (3, 0, 2, 1, 5)]
+    starts, kept = ordered(given_, T0, h(4), OSLO)
+    assert starts == [h(n) for n in range(4)]
+    assert [i.start.timestamp() for i in kept] == starts
+    assert {i.start.tzinfo for i in kept} == {OSLO}
+
+
+def test_ordered_refuses_overlapping_intervals() -> None:
+    # An hour at 00:00 and a quarter-hour at 00:30 overlap, whatever their order given.
+    overlapping = [at_seconds(h(0.5), QUARTER), at_seconds(T0)]
+    with pytest.raises(ValueError, match="overlapping intervals at"):
+        ordered(overlapping, T0, h(2), OSLO)

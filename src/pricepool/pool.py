@@ -1,4 +1,11 @@
-"""The interval pool: answers ranges from what it holds, asks the source for the rest."""
+"""The interval pool's lifecycle, planning and single-flight; the rules live in their modules.
+
+Who owns what the pool asks: ``Publication`` (is the day out yet), ``Coverage`` (answered,
+pending or failed until when), ``Backoff`` (is the source as a whole resting),
+``Retention`` (what to evict), ``DelayedSave`` (when to write). The pool plans whole local
+days around what is missing, launches one flight per stretch wanted in an event-loop turn,
+merges answers into the ``Timeline``; ``answer.explain`` says what it could not answer.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NoReturn, Self
 from zoneinfo import ZoneInfo
 
-from .answer import Answer, Cause, Gap
+from .answer import Answer, Failure, Gap, clip, explain
 from .backoff import Backoff, whole
 from .clock import Clock, day_ceil, day_floor, system_clock
 from .coverage import Coverage
@@ -32,14 +39,13 @@ from .spans import Edge, subtract, union
 from .storage.base import Snapshot, Store
 from .storage.claims import Claims
 from .storage.delayed import DelayedSave
-from .timeline import Timeline, key
+from .timeline import Timeline, ordered
 
 __all__ = ["IntervalPool", "PoolStats"]
 
 log = logging.getLogger("pricepool")
 
 MAX_RANGE = 5 * 366 * 86_400  # seconds; five years, leap days included
-SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +53,7 @@ class PoolStats:
     """Counters of one pool since it was opened, and what it holds now."""
 
     requests: int
-    """Calls of ``get_intervals``."""
+    """Calls of ``get_intervals`` and ``query``."""
     hits: int
     """Requests answered without asking the source."""
     source_calls: int
@@ -105,16 +111,6 @@ def _bounds(start: datetime, end: datetime) -> Edge:
     return a, b
 
 
-def _days(start: int, end: int, tz: ZoneInfo) -> list[Edge]:
-    """``[start, end)`` cut at local midnights."""
-    out: list[Edge] = []
-    while start < end:
-        edge = min(_ceil(start + 1, tz), end)
-        out.append((start, edge))
-        start = edge
-    return out
-
-
 def _floor(stamp: int, tz: ZoneInfo) -> int:
     return int(day_floor(datetime.fromtimestamp(stamp, UTC), tz).timestamp())
 
@@ -132,14 +128,16 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
 class IntervalPool:
     """Price intervals of one home, fetched once and kept.
 
-    ``get_intervals`` answers from the pool when the source has already answered the
-    range, and otherwise asks the source only for the whole local days it has never
-    answered, never for days that cannot be published yet (day D is expected at
-    ``publish_at`` on D-1, home-local), and at most once per ``recheck`` for a day the
-    source said is not published yet. Concurrent requests for the same span share one
-    source call. Retention keeps at most ``max_intervals`` (evicting the oldest fetches
-    first, never the protected window). With a ``store``, what the pool learns is saved
-    ``save_delay`` seconds after the last change and on close, and loaded on open.
+    ``query`` (and its thin wrapper ``get_intervals``) answers from the pool when the
+    source has already answered the range, and otherwise asks the source only for the
+    whole local days it has never answered, never for days that cannot be published yet
+    (day D is expected at ``publish_at`` on D-1, home-local; or give a shared
+    ``publication``), and at most once per ``recheck`` for a day the source said is not
+    published yet or failed for. Concurrent requests for the same span share one source
+    call; requests arriving in one event-loop turn are planned together. Retention keeps
+    at most ``max_intervals`` (evicting the oldest fetches first, never the protected
+    window). With a ``store``, what the pool learns is saved ``save_delay`` seconds after
+    the last change and on close, and loaded on open.
     """
 
     def __init__(
@@ -169,6 +167,8 @@ class IntervalPool:
         elif publish_at is not None and publish_at != publication.at:
             raise ValueError("give publish_at or publication, not both")
         self._publication = publication
+        # The horizon and the instants between which it holds, as Publication.window gives.
+        self._window: tuple[int, float, float] = (0, 0.0, 0.0)
         self._recheck = int(recheck.total_seconds())
         self._saver = DelayedSave(self._write, save_delay, f"prices of home {home_id!r}")
         self._timeline = Timeline()
@@ -182,7 +182,8 @@ class IntervalPool:
         self._round: asyncio.Future[list[_Flight]] | None = None
         self._backoff = Backoff(float(self._recheck))
         # Where each failure was first raised: raising it again does not grow its traceback.
-        self._traces: dict[SourceError, TracebackType | None] = {}
+        # By id: an error class may define __eq__ and so not be hashable.
+        self._traces: dict[int, tuple[SourceError, TracebackType | None]] = {}
         self._logged: tuple[SourceError, ...] = ()
         # Ranges that requests under way will slice once their fetches land.
         self._reading: list[Edge] = []
@@ -286,15 +287,17 @@ class IntervalPool:
         home = await self._ready()
         now = self._clock()
         stamp = now.timestamp()
-        limit = self._publication.limit(stamp, home.tz)
+        limit = self._limit(stamp, home.tz)
         top = min(b, limit)
         if a >= top or self._coverage.covers(a, top):
             self._hits += 1
             intervals = self._timeline.slice(a, b)
             if len(self._timeline) > self._retention.max_intervals and not self._reading:
                 self._enforce()
-            return Answer(home, intervals, self._gaps(a, b, top, limit, home, stamp, ()))
-        return await self._answer(a, b, top, limit, now, home)
+            answer = Answer(home, intervals, self._gaps(a, b, limit, home, stamp, ()))
+        else:
+            answer = await self._answer(a, b, top, limit, now, home)
+        return clip(answer, end)
 
     async def get_intervals(
         self, start: datetime, end: datetime, *, allow_partial: bool = False
@@ -307,9 +310,15 @@ class IntervalPool:
         says what is missing and why.
         """
         a, b = _bounds(start, end)
-        home = await self._ready()
+        home = self._home
+        if home is None or self._closed or not self._opened:
+            home = await self._ready()
+        else:
+            self._requests += 1  # the common case without a coroutine call
         now = self._clock()
-        limit = self._publication.limit(now.timestamp(), home.tz)
+        stamp = now.timestamp()
+        window = self._window
+        limit = window[0] if window[1] <= stamp < window[2] else self._limit(stamp, home.tz)
         top = min(b, limit)
         if a >= top or self._coverage.covers(a, top):
             self._hits += 1
@@ -317,14 +326,14 @@ class IntervalPool:
             if len(self._timeline) > self._retention.max_intervals and not self._reading:
                 self._enforce()  # the protected window may have moved on
             return found
-        answer = await self._answer(a, b, top, limit, now, home)
+        # Unpublished days raise nothing: no need to describe them.
+        answer = await self._answer(a, b, top, limit, now, home, ahead=False)
         for gap in answer.missing:
             error = gap.error
             if error is None:
                 continue
             if not allow_partial:
-                # The stored traceback, not one that grows with every request raising it.
-                raise error.with_traceback(self._traces.get(error))
+                self._raise(error)
             if all(error is not seen for seen in self._logged):
                 self._logged = (*self._logged[-7:], error)
                 log.warning(
@@ -355,20 +364,29 @@ class IntervalPool:
         return self._home or await self._fetch_home()
 
     async def _answer(
-        self, a: int, b: int, top: int, limit: int, now: datetime, home: HomeInfo
+        self,
+        a: int,
+        b: int,
+        top: int,
+        limit: int,
+        now: datetime,
+        home: HomeInfo,
+        *,
+        ahead: bool = True,
     ) -> Answer:
         """Fetch what ``[a, top)`` lacks, then answer ``[a, b)``; source failures become gaps."""
         spans = self._plan(a, top, limit, now, home.tz)
         if not spans:
             self._hits += 1  # the rest is unpublished, or failed, until a re-check
             intervals = self._timeline.slice(a, b)
-            return Answer(home, intervals, self._gaps(a, b, top, limit, home, now.timestamp(), ()))
+            gaps = self._gaps(a, b, limit, home, now.timestamp(), (), ahead=ahead)
+            return Answer(home, intervals, gaps)
         flights: list[_Flight] = []
         reading = (a, b)
         self._reading.append(reading)
         try:
             await self._fly(spans, flights)
-            failed: list[tuple[int, int, SourceError]] = []
+            failed: list[Failure] = []
             for flight in flights:
                 if flight.task.cancelled():
                     raise PricePoolError("the pool was closed while fetching")
@@ -382,7 +400,8 @@ class IntervalPool:
             intervals = self._timeline.slice(a, b)
             home = self._home or home
             stamp = self._clock().timestamp()
-            return Answer(home, intervals, self._gaps(a, b, top, limit, home, stamp, failed))
+            gaps = self._gaps(a, b, limit, home, stamp, failed, ahead=ahead)
+            return Answer(home, intervals, gaps)
         finally:
             self._reading.remove(reading)
             for flight in flights:
@@ -396,83 +415,23 @@ class IntervalPool:
         self,
         a: int,
         b: int,
-        top: int,
         limit: int,
         home: HomeInfo,
         now: float,
-        failed: Sequence[tuple[int, int, SourceError]],
+        failed: Sequence[Failure],
+        *,
+        ahead: bool = True,
     ) -> tuple[Gap, ...]:
-        """The parts of ``[a, b)`` not answered, each with its cause."""
-        tz = home.tz
-        gaps: list[Gap] = []
-        for lo, hi in self._coverage.missing(a, top) if a < top else ():
-            holds = self._coverage.holds(lo, hi, now)
-            for h_lo, h_hi, until, error in holds:
-                retry = datetime.fromtimestamp(until, tz)
-                if error is None:
-                    expected = datetime.fromtimestamp(self._publication.expected_at(h_lo, tz), tz)
-                    gaps.append(
-                        Gap(
-                            Span.from_seconds(h_lo, h_hi),
-                            Cause.UNPUBLISHED,
-                            expected_at=expected,
-                            retry_at=retry,
-                        )
-                    )
-                else:
-                    gaps.append(
-                        Gap(
-                            Span.from_seconds(h_lo, h_hi), Cause.FAILED, retry_at=retry, error=error
-                        )
-                    )
-            for g_lo, g_hi in subtract(lo, hi, [(h[0], h[1]) for h in holds]):
-                gaps.extend(self._unheld(g_lo, g_hi, now, failed, tz))
-        for lo, hi in _days(max(a, limit), b, tz):
-            expected = datetime.fromtimestamp(self._publication.expected_at(lo, tz), tz)
-            gaps.append(
-                Gap(
-                    Span.from_seconds(lo, hi),
-                    Cause.UNPUBLISHED,
-                    expected_at=expected,
-                    retry_at=expected,
-                )
-            )
-        gaps.sort(key=lambda g: g.span.start)
-        return tuple(gaps)
-
-    def _unheld(
-        self,
-        lo: int,
-        hi: int,
-        now: float,
-        failed: Sequence[tuple[int, int, SourceError]],
-        tz: ZoneInfo,
-    ) -> list[Gap]:
-        """Gaps for a missing part that no word in the coverage explains.
-
-        It is one the source failed for as a whole (this request's flight, or a quiet
-        source not asked); retried when the back-off ends, or on the next request.
-        """
-        backoff = self._backoff
-        retry = datetime.fromtimestamp(backoff.until, tz) if backoff.quiet(now) else None
-        out: list[Gap] = []
-        cursor = lo
-        for f_lo, f_hi, error in sorted(failed, key=lambda f: f[0]):
-            if f_hi <= cursor or f_lo >= hi:
-                continue
-            if f_lo > cursor:
-                out.append(self._quiet_gap(cursor, f_lo, retry))
-            end = min(f_hi, hi)
-            out.append(
-                Gap(Span.from_seconds(max(cursor, f_lo), end), Cause.FAILED, None, retry, error)
-            )
-            cursor = end
-        if cursor < hi:
-            out.append(self._quiet_gap(cursor, hi, retry))
-        return out
-
-    def _quiet_gap(self, lo: int, hi: int, retry: datetime | None) -> Gap:
-        return Gap(Span.from_seconds(lo, hi), Cause.FAILED, None, retry, self._backoff.error)
+        return explain(
+            self._coverage,
+            self._publication,
+            self._backoff,
+            (a, b, limit),
+            home.tz,
+            now,
+            failed,
+            ahead=ahead,
+        )
 
     def published_until(self) -> datetime | None:
         """End of the last day whose prices can be out by now (home-local), if the home is known.
@@ -543,6 +502,11 @@ class IntervalPool:
 
     # ------------------------------------------------------------------ planning
 
+    def _limit(self, stamp: float, tz: ZoneInfo) -> int:
+        """End of the last publishable day at ``stamp``, as POSIX seconds."""
+        self._window = self._publication.window(stamp, tz)
+        return self._window[0]
+
     def _plan(self, a: int, b: int, limit: int, now: datetime, tz: ZoneInfo) -> list[Edge]:
         """The spans to ask for: whole local days around the gaps, less what is held back."""
         gaps = self._coverage.missing(a, b)
@@ -563,8 +527,7 @@ class IntervalPool:
         ):
             now = self._clock().timestamp()
             if self._backoff.quiet(now) and self._backoff.error is not None:
-                error = self._backoff.error
-                raise error.with_traceback(self._traces.get(error))
+                self._raise(self._backoff.error)
             self._home_task = asyncio.create_task(self._ask_home())
             self._home_task.add_done_callback(_retrieve)
         task = self._home_task
@@ -619,11 +582,16 @@ class IntervalPool:
         done, self._round = self._round, None
         wanted, self._wanted = self._wanted, []
         launched: list[_Flight] = []
-        if not self._closed and not self._backoff.quiet(self._clock().timestamp()):
-            busy = union((f.start, f.end) for f in self._flights)
+        stamp = self._clock().timestamp()
+        if not self._closed and not self._backoff.quiet(stamp):
+            busy = [(f.start, f.end) for f in self._flights]
             for lo, hi in union(wanted):
-                for f_lo, f_hi in subtract(lo, hi, busy):
-                    launched.append(self._launch(f_lo, f_hi))
+                # A flight may have landed since the requests planned: ask only what is
+                # still missing, not held back, and not under way.
+                for m_lo, m_hi in self._coverage.missing(lo, hi):
+                    holes = union([*busy, *self._coverage.waiting(m_lo, m_hi, int(stamp))])
+                    for f_lo, f_hi in subtract(m_lo, m_hi, holes):
+                        launched.append(self._launch(f_lo, f_hi))
         if done is not None and not done.done():
             done.set_result(launched)
 
@@ -695,10 +663,15 @@ class IntervalPool:
 
     def _remember(self, error: SourceError) -> None:
         """Keep where ``error`` was raised, for as long as something may raise it again."""
-        if error not in self._traces:
-            live = {self._backoff.error, *(h[3] for h in self._coverage.failed)}
-            self._traces = {e: t for e, t in self._traces.items() if e in live}
-            self._traces[error] = error.__traceback__
+        if id(error) not in self._traces:
+            live = {id(self._backoff.error), *(id(h[3]) for h in self._coverage.failed)}
+            self._traces = {k: v for k, v in self._traces.items() if k in live}
+            self._traces[id(error)] = (error, error.__traceback__)
+
+    def _raise(self, error: SourceError) -> NoReturn:
+        """Raise ``error`` with the traceback of its first raise, not one that grows."""
+        kept = self._traces.get(id(error))
+        raise error.with_traceback(kept[1] if kept is not None else None)
 
     def _apply(self, result: FetchResult, lo: int, hi: int, home: HomeInfo) -> int | None:
         """Validate the whole answer, then merge it; nothing is kept from a bad one.
@@ -718,24 +691,17 @@ class IntervalPool:
         intervals: list[PriceInterval] = []
         starts: list[int] = []
         if answered is not None:
-            rows = sorted(((key(i), i) for i in result.intervals), key=lambda r: r[0])
-            last_end = None
-            for start, interval in rows:
-                if not answered[0] <= start < answered[1]:
-                    continue
-                if last_end is not None and start < last_end:
-                    raise InvalidResponseError(
-                        f"source answered overlapping intervals at {interval.start.isoformat()}"
-                    )
-                last_end = start + interval.length // SECOND
-                starts.append(start)
-                intervals.append(interval.in_zone(tz))
+            try:
+                starts, intervals = ordered(result.intervals, *answered, tz)
+            except ValueError as err:
+                raise InvalidResponseError(f"source answered {err}") from err
         pending: Edge | None = None
         if result.pending is not None:
             pending = result.pending.seconds
         # Below here nothing raises: the answer is merged as a whole.
         if fresher:
             self._home = home
+            self._window = (0, 0.0, 0.0)  # the zone may have changed
         group = None
         self._retention.settle()
         if answered is not None:

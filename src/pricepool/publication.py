@@ -56,10 +56,17 @@ class Publication:
 
     def limit(self, stamp: float, tz: ZoneInfo) -> int:
         """``horizon`` as POSIX seconds, for an instant in POSIX seconds. O(1) when cached."""
+        return self.window(stamp, tz)[0]
+
+    def window(self, stamp: float, tz: ZoneInfo) -> tuple[int, float, float]:
+        """The horizon at ``stamp`` and the instants between which it holds: ``[since, until)``.
+
+        All POSIX seconds; a caller may keep the triple and ask again once outside it.
+        """
         cached = self._cache.get(tz)
         # Clocks of pools sharing this object may differ: the entry holds its own range.
         if cached is not None and cached[1] <= stamp < cached[2]:
-            return cached[0]
+            return cached
         today = datetime.fromtimestamp(stamp, tz).date()
         tomorrow = today + timedelta(days=1)
         release = self.expected(tomorrow, tz).timestamp()
@@ -68,6 +75,6 @@ class Publication:
         else:
             day, since = tomorrow + timedelta(days=1), release
             until = self.expected(day, tz).timestamp()
-        horizon = int(local_midnight(day, tz).timestamp())
-        self._cache[tz] = (horizon, since, until)
-        return horizon
+        found = (int(local_midnight(day, tz).timestamp()), since, until)
+        self._cache[tz] = found
+        return found

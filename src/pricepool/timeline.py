@@ -18,14 +18,17 @@ from __future__ import annotations
 import itertools
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from .model import Group, PriceInterval, Span
 from .spans import Edge, subtract
 
-__all__ = ["Merge", "Timeline"]
+__all__ = ["Merge", "Timeline", "ordered"]
+
+_SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +181,28 @@ class Timeline:
         self._groups = {g.id: g for g in sorted(groups, key=lambda g: g.id) if g.id in counts}
         self._counts = counts
         self._next = max(live, default=0) + 1
+
+
+def ordered(
+    intervals: Iterable[PriceInterval], start: int, end: int, tz: ZoneInfo
+) -> tuple[list[int], list[PriceInterval]]:
+    """The keys and intervals starting in ``[start, end)``, sorted, shown in ``tz``: ready to merge.
+
+    ValueError names the first interval that overlaps the one before. O(k log k).
+    """
+    rows = sorted(((key(i), i) for i in intervals), key=lambda r: r[0])
+    starts: list[int] = []
+    kept: list[PriceInterval] = []
+    last_end = None
+    for stamp, interval in rows:
+        if not start <= stamp < end:
+            continue
+        if last_end is not None and stamp < last_end:
+            raise ValueError(f"overlapping intervals at {interval.start.isoformat()}")
+        last_end = stamp + interval.length // _SECOND
+        starts.append(stamp)
+        kept.append(interval.in_zone(tz))
+    return starts, kept
 
 
 def key_end(interval: PriceInterval) -> int:
