@@ -643,7 +643,7 @@ class IntervalPool:
             if known is not None:
                 parts = [s.seconds for s in known.coverage]
                 for a, b in parts:
-                    held = [i for i in known.intervals if a <= key(i) < b]
+                    held = [i for i in known.intervals if a <= i.start.timestamp() < b]
                     group = self._apply(FetchResult(held, Span.from_seconds(a, b)), a, b, home)
                 gaps = subtract(lo, hi, parts)
             for a, b in gaps:
