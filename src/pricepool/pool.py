@@ -643,8 +643,7 @@ class IntervalPool:
             if known is not None:
                 parts = [s.seconds for s in known.coverage]
                 for a, b in parts:
-                    held = [i for i in known.intervals if a <= i.start.timestamp() < b]
-                    group = self._apply(FetchResult(held, Span.from_seconds(a, b)), a, b, home)
+                    group = self._take(known, a, b, home)
                 gaps = subtract(lo, hi, parts)
             for a, b in gaps:
                 self._calls += 1
@@ -653,6 +652,21 @@ class IntervalPool:
             if gaps:
                 # Saved before the claim ends: a waiting process reads it instead of asking.
                 await self._saver.flush()
+        return group
+
+    def _take(self, known: Snapshot, a: int, b: int, home: HomeInfo) -> int | None:
+        """Merge ``[a, b)`` of what another process stored, each group with its own fetch
+        time, oldest first (a newer group replaced its span in the older one's)."""
+        group = self._apply(FetchResult([], Span.from_seconds(a, b)), a, b, home)
+        members: dict[int, list[PriceInterval]] = {}
+        for item, gid in zip(known.intervals, known.group_ids, strict=True):
+            members.setdefault(gid, []).append(item)
+        for held in sorted(known.groups, key=lambda g: g.fetched_at):
+            lo, hi = max(a, held.span.seconds[0]), min(b, held.span.seconds[1])
+            if lo < hi:
+                items = [i for i in members.get(held.id, ()) if lo <= i.start.timestamp() < hi]
+                answer = FetchResult(items, Span.from_seconds(lo, hi))
+                group = self._apply(answer, lo, hi, home, held.fetched_at) or group
         return group
 
     def _failed(self, error: SourceError) -> None:
@@ -673,7 +687,14 @@ class IntervalPool:
         kept = self._traces.get(id(error))
         raise error.with_traceback(kept[1] if kept is not None else None)
 
-    def _apply(self, result: FetchResult, lo: int, hi: int, home: HomeInfo) -> int | None:
+    def _apply(
+        self,
+        result: FetchResult,
+        lo: int,
+        hi: int,
+        home: HomeInfo,
+        fetched: datetime | None = None,
+    ) -> int | None:
         """Validate the whole answer, then merge it; nothing is kept from a bad one.
 
         Returns the new fetch group, if the answer held intervals.
@@ -705,7 +726,9 @@ class IntervalPool:
         group = None
         self._retention.settle()
         if answered is not None:
-            merged = self._timeline.merge(answered[0], answered[1], intervals, starts, now)
+            # A span another process fetched keeps its fetch time: newer fetches still win.
+            at = fetched or now
+            merged = self._timeline.merge(answered[0], answered[1], intervals, starts, at)
             self._revisions += merged.revised
             self._coverage.record(*answered)
             group = merged.group
