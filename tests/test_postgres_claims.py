@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
-from pricepool import HomeInfo, IntervalPool, ManualClock, PostgresStore, Snapshot, Span
+from pricepool import (
+    Group,
+    HomeInfo,
+    IntervalPool,
+    ManualClock,
+    PostgresStore,
+    PriceInterval,
+    Snapshot,
+    Span,
+)
 from pricepool.clock import local_midnight
 from pricepool.model import zone
 
@@ -98,3 +107,40 @@ async def test_fetches_under_way_for_many_homes_leave_connections_for_saves(
 async def _claimed(store: PostgresStore, home: str, span: Span) -> Snapshot | None:
     async with store.claim(home, span) as known:
         return known
+
+
+@needs_server
+async def test_a_span_taken_from_the_database_keeps_its_fetch_time(database: str) -> None:
+    # B takes a day A fetched; A then fetches it again with revised prices; B's next save
+    # must not pass the older prices off as newer ones.
+    home = HomeInfo(HOME, "Europe/Berlin", "EUR", "Fake")
+    day = date(2025, 6, 1)
+    a, b = local_midnight(day, TZ), local_midnight(date(2025, 6, 2), TZ)
+    fetched = datetime(2025, 6, 2, tzinfo=UTC)
+    clock = ManualClock(NOW)
+    source = FakeSource(clock)
+    old = source.truth(HOME, a, b)
+    source.version = 1
+    new = source.truth(HOME, a, b)
+    assert [i.total for i in old] != [i.total for i in new]
+
+    def snapshot(items: list[PriceInterval], at: datetime) -> Snapshot:
+        span = Span(a, b)
+        return Snapshot(
+            home,
+            groups=[Group(1, at, span)],
+            intervals=items,
+            group_ids=[1] * len(items),
+            coverage=[span],
+        )
+
+    async with PostgresStore(database) as first, PostgresStore(database) as second:
+        async with IntervalPool(HOME, source, store=second, clock=clock) as pool:
+            await first.save(snapshot(old, fetched))  # after B opened: B must take it
+            assert [i.total for i in await pool.get_intervals(a, b)] == [i.total for i in old]
+            assert source.calls == []
+            await first.save(snapshot(new, fetched + timedelta(days=1)))  # before NOW
+            await pool.save()
+        got = await first.load(HOME)
+    assert got is not None
+    assert [i.total for i in got.intervals] == [i.total for i in new]

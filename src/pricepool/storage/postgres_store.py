@@ -518,7 +518,14 @@ class PostgresStore:
 
     async def _known(self, home_id: str, a: int, b: int) -> Snapshot | None:
         async with self._conn(f"read home {home_id!r}") as conn, conn.transaction():
-            return await self._span(conn, home_id, a, b)
+            known = await self._span(conn, home_id, a, b)
+        seen = self._seen.get(home_id)
+        if known is not None and seen is not None:
+            # The pool takes these groups with their fetch times: saving them again is
+            # not new.
+            for group in known.groups:
+                seen.groups[_natural(group)] = group.id
+        return known
 
     async def _lock(self, keys: list[tuple[int, int]]) -> AsyncConnection[Any] | None:
         """Take every lock of ``keys`` on the lock connection, or none; the connection that
