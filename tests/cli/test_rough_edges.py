@@ -282,15 +282,10 @@ def test_read_only_cache_commands_create_nothing(tmp_path: Path) -> None:
 
 
 def test_export_then_import_restores_and_merges(served: Served, store: str, tmp_path: Path) -> None:
-    run(
-        "prices",
-        "--home",
-        "Fjellstua",
-        "--from",
-        "2026-11-20",
-        endpoint=served.endpoint,
-        store=store,
-    )
+    # The autumn night's two 02:00 hours included.
+    for lo, hi in (("2026-10-24", "2026-10-26"), ("2026-11-20", "2026-11-27")):
+        line = ("prices", "--home", "Fjellstua", "--from", lo, "--to", hi, "-f", "csv")
+        assert run(*line, endpoint=served.endpoint, store=store).exit_code == 0
     exported = run("cache", "export", store=store)
     backup = tmp_path / "backup.json"
     backup.write_text(exported.stdout)
@@ -406,3 +401,25 @@ def test_a_damaged_store_moved_aside_is_said_without_verbose(
     moved = [p for p in tmp_path.iterdir() if ".corrupt." in p.name]
     assert str(store) in warnings[0]
     assert str(moved[0]) in warnings[0]
+
+
+def test_a_windows_average_is_rounded_as_every_average(served: Served, store: str) -> None:
+    for length in ("1h", "3h", "5h"):
+        result = run(
+            "cheapest",
+            "-d",
+            length,
+            "-w",
+            "today",
+            "--home",
+            "Fjellstua",
+            "-f",
+            "json",
+            endpoint=served.endpoint,
+            store=store,
+        )
+        window = json.loads(result.stdout)["window"]
+        lo, hi = datetime.fromisoformat(window["start"]), datetime.fromisoformat(window["end"])
+        nodes = truth(served, OSLO_HOME.id, lo, hi)
+        exact = sum(Decimal(str(n["total"])) for n in nodes) / len(nodes)
+        assert window["average"] == float(exact.quantize(Decimal("0.0001"), ROUND_HALF_UP))
