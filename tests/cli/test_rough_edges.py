@@ -423,3 +423,24 @@ def test_a_windows_average_is_rounded_as_every_average(served: Served, store: st
         nodes = truth(served, OSLO_HOME.id, lo, hi)
         exact = sum(Decimal(str(n["total"])) for n in nodes) / len(nodes)
         assert window["average"] == float(exact.quantize(Decimal("0.0001"), ROUND_HALF_UP))
+
+
+def test_now_in_the_repeated_hour_is_the_interval_in_force(serve: Any, store: str) -> None:
+    # 02:20 the second time (UTC+1) on the autumn night.
+    at = datetime(2026, 10, 25, 2, 20, fold=1, tzinfo=OSLO)
+    served = serve(now=at)
+    result = run(
+        "prices",
+        "--home",
+        "Fjellstua",
+        "--from",
+        "now",
+        "-f",
+        "json",
+        endpoint=served.endpoint,
+        store=store,
+        now=at,
+    )
+    assert result.exit_code == 0, result.output
+    first = json.loads(result.stdout)["intervals"][0]
+    assert first["start"] == "2026-10-25T02:15:00+01:00"

@@ -193,9 +193,11 @@ async def report(session: Session, asked: Asked) -> Report:
     # ``now`` means the interval in force: it started before now, up to an hour before.
     items, problem = await session.intervals(pool, an_hour_before(lo) if in_force else lo, hi)
     if in_force:
-        current = next((i for i in items if i.start <= lo < i.end), None)
+        # By instant: on the autumn night the two 02:00 hours compare equal by wall clock.
+        at = lo.timestamp()
+        current = next((i for i in items if i.start.timestamp() <= at < i.end.timestamp()), None)
         lo = current.start.astimezone(tz) if current is not None else lo
-        items = [i for i in items if i.end > lo]
+        items = [i for i in items if i.end.timestamp() > lo.timestamp()]
     info = pool.home or info
     lacking = missing(pool, lo, hi)
     note = describe(problem, session.endpoint) if problem else None
