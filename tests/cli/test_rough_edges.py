@@ -444,3 +444,15 @@ def test_now_in_the_repeated_hour_is_the_interval_in_force(serve: Any, store: st
     assert result.exit_code == 0, result.output
     first = json.loads(result.stdout)["intervals"][0]
     assert first["start"] == "2026-10-25T02:15:00+01:00"
+
+
+def test_read_only_cache_commands_change_nothing(served: Served, tmp_path: Path) -> None:
+    for store in (tmp_path / "s.sqlite", tmp_path / "folder"):
+        text = f"{store}/" if store.suffix == "" else str(store)
+        line = ("prices", "--home", "Fjellstua", "-f", "csv")
+        assert run(*line, endpoint=served.endpoint, store=text).exit_code == 0
+        before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+        for command in (("stats",), ("coverage",), ("export",), ("gc", "--dry-run")):
+            assert run("cache", *command, store=text).exit_code == 0
+        after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+        assert after == before
