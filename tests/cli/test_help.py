@@ -276,3 +276,12 @@ def test_quick_commands_import_only_what_they_use(line: list[str], tmp_path: Pat
     loaded = done.stderr.strip().splitlines()[-1]
     allowed = "['rich.markdown']" if "--help" in line else "[]"
     assert loaded in ("[]", allowed), done.stderr
+
+
+def test_an_unknown_config_key_is_named(served: Served, store: str) -> None:
+    folder = Path(store).parent / "config" / "pricepool"
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text('tokne = "x"\n')
+    result = run("homes", endpoint=served.endpoint, store=store)
+    assert "tokne" in result.stderr
+    assert "config.toml" in result.stderr

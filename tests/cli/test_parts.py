@@ -446,3 +446,15 @@ def test_grid_drops_optional_columns_when_narrow_and_colours_alike() -> None:
     tagged = grid.lines(80, colour=lambda style: ("<", ">"))
     assert tagged[4] == "│ x  │ 1.2345 │ <cheap > │"
     assert tagged[6] == wide[6]
+
+
+def test_charts_over_months_name_the_months() -> None:
+    from pricepool._cli.output import _ticks
+
+    start = datetime(2026, 9, 1, tzinfo=OSLO)
+    _, weeks = _ticks(start, start + timedelta(days=60), OSLO)
+    assert weeks[:2] == ["01 Sep", "08 Sep"]
+    _, months = _ticks(start, start + timedelta(days=150), OSLO)
+    assert months[:3] == ["Sep 2026", "Oct 2026", "Nov 2026"]
+    _, days = _ticks(start, start + timedelta(days=2), OSLO)
+    assert days[0] == "Tue 01"
