@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +15,7 @@ from .helpers import (
     BERLIN_HOME,
     EARLY,
     NOT_YET,
+    OSLO,
     OSLO_HOME,
     TOMORROW,
     Served,
@@ -199,3 +201,25 @@ def test_a_windows_average_is_rounded_as_every_average(served: Served, store: st
         nodes = truth(served, OSLO_HOME.id, lo, hi)
         exact = sum(Decimal(str(n["total"])) for n in nodes) / len(nodes)
         assert window["average"] == float(exact.quantize(Decimal("0.0001"), ROUND_HALF_UP))
+
+
+def test_slots_in_the_repeated_hour_are_marked(serve: Any, store: str) -> None:
+    night = datetime(2026, 10, 25, 12, 0, tzinfo=OSLO)
+    served = serve(now=night)
+    result = run(
+        "cheapest",
+        "--slots",
+        "100",
+        "-w",
+        "2026-10-25",
+        "--home",
+        "Fjellstua",
+        endpoint=served.endpoint,
+        store=store,
+        now=night,
+    )
+    assert result.exit_code == 0, result.output
+    rows = [row for row in result.stdout.splitlines() if "2026-10-25 02:" in row]
+    assert len(rows) == 8
+    assert len({row.split()[2] for row in rows}) == 8  # no two rows read alike
+    assert "summer time ended" in result.stdout
