@@ -16,9 +16,18 @@ from .common import Config, Row, judge
 BUDGET = 0.25  # seconds, issue 14
 
 
-def _once(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds of one run, and the seconds its imports took (-X importtime)."""
+def _wall(args: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of one run of the command, from exec to exit."""
     started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "pricepool.cli", *args], capture_output=True, env=env, check=False
+    )
+    return time.perf_counter() - started
+
+
+def _imports(args: list[str], env: dict[str, str]) -> float:
+    """Seconds the run's imports took, as ``python -X importtime`` reports them (which
+    slows them a little: a separate run from the wall time)."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "pricepool.cli", *args],
         capture_output=True,
@@ -26,17 +35,14 @@ def _once(args: list[str], env: dict[str, str]) -> tuple[float, float]:
         env=env,
         check=False,
     )
-    wall = time.perf_counter() - started
-    # Top-level imports (no leading spaces before the name) sum to the whole import time.
-    total = sum(
-        int(m.group(1))
-        for m in re.finditer(r"^import time:\s+\d+ \|\s+(\d+) \| (\S)", done.stderr, re.M)
-    )
-    return wall, total / 1e6
+    # Top-level imports (no spaces before the name) sum to the whole import time.
+    found = re.finditer(r"^import time:\s+\d+ \|\s+(\d+) \| (\S)", done.stderr, re.M)
+    return sum(int(m.group(1)) for m in found) / 1e6
 
 
 async def run(cfg: Config) -> list[Row]:
-    runs = cfg.pick(7, 3)
+    # Best of several: the figure is what the machine can do, not its neighbours' load.
+    runs = cfg.pick(11, 5)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as folder:
         env = {**os.environ, "XDG_CONFIG_HOME": folder, "XDG_DATA_HOME": folder}
@@ -50,16 +56,17 @@ async def run(cfg: Config) -> list[Row]:
             "cache stats": ["cache", "stats", "--store", str(store)],
         }
         for name, args in lines.items():
-            best = min(_once(args, env) for _ in range(runs))
+            wall = min(_wall(args, env) for _ in range(runs))
+            imports = min(_imports(args, env) for _ in range(runs))
             rows.append(
                 Row(
                     f"startup.{name.replace(' ', '_').strip('-')}",
                     f"pricepool {name}: wall time",
-                    round(best[0] * 1000, 1),
+                    round(wall * 1000, 1),
                     "ms",
                     f"≤ {BUDGET * 1000:.0f} ms",
-                    judge(best[0], BUDGET),
-                    f"imports {best[1] * 1000:.0f} ms",
+                    judge(wall, BUDGET),
+                    f"best of {runs}; imports {imports * 1000:.0f} ms (-X importtime)",
                 )
             )
     return rows

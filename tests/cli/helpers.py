@@ -55,6 +55,7 @@ HELP_PAGES = [
     ["cache", "coverage"],
     ["cache", "gc"],
     ["cache", "export"],
+    ["cache", "import"],
     ["cache", "import-ha"],
 ]
 

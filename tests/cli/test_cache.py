@@ -255,3 +255,96 @@ def test_import_ha_checks_the_file_before_the_zone(tmp_path: Path, store: str) -
     gone = run("cache", "import-ha", str(tmp_path / "gone.json"), store=store, token=None)
     assert gone.exit_code == 2
     assert gone.stderr == f"error: no file at {tmp_path / 'gone.json'}\n"
+
+
+def _ha_file(served: Served, tmp_path: Path) -> Path:
+    nodes = truth(served, OSLO_HOME.id, TODAY - timedelta(days=2), TODAY)
+    group = {"fetched_at": "2026-11-25T13:05:00+01:00", "intervals": nodes}
+    document = {"version": 1, "home_id": "other-id", "fetch_groups": [group]}
+    path = tmp_path / "tibber_prices.interval_pool.01JX"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_import_ha_resolves_a_nickname_to_the_stored_home(
+    served: Served, store: str, tmp_path: Path
+) -> None:
+    assert (
+        run("prices", "--home", "Fjellstua", endpoint=served.endpoint, store=store).exit_code == 0
+    )
+    path = _ha_file(served, tmp_path)
+    result = run("cache", "import-ha", str(path), "--home", "Fjellstua", "--replace", store=store)
+    assert result.exit_code == 0, result.output
+    assert f"as home {OSLO_HOME.id}" in " ".join(result.stdout.split())
+    stats = json.loads(run("cache", "stats", "-f", "json", store=store).stdout)
+    assert [h["id"] for h in stats["homes"]] == [OSLO_HOME.id]
+
+
+def test_import_ha_with_an_unknown_zone_is_a_usage_error(
+    served: Served, store: str, tmp_path: Path
+) -> None:
+    result = run(
+        "cache", "import-ha", str(_ha_file(served, tmp_path)), "-z", "Mars/Olympus", store=store
+    )
+    assert result.exit_code == 2, result.output
+    assert "Mars/Olympus" in result.stderr
+    assert not Path(store).exists()
+
+
+def test_coverage_across_dst_counts_whole_days(served: Served, store: str) -> None:
+    run(
+        "prices",
+        "--home",
+        "Fjellstua",
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-11-30",
+        "-f",
+        "csv",
+        endpoint=served.endpoint,
+        store=store,
+    )
+    result = run("cache", "coverage", store=store)
+    assert "(58 days)" in result.stdout, result.stdout  # not 58.04: DST on 25 Oct
+
+
+def test_export_then_import_restores_and_merges(served: Served, store: str, tmp_path: Path) -> None:
+    # The autumn night's two 02:00 hours included.
+    for lo, hi in (("2026-10-24", "2026-10-26"), ("2026-11-20", "2026-11-27")):
+        line = ("prices", "--home", "Fjellstua", "--from", lo, "--to", hi, "-f", "csv")
+        assert run(*line, endpoint=served.endpoint, store=store).exit_code == 0
+    exported = run("cache", "export", store=store)
+    backup = tmp_path / "backup.json"
+    backup.write_text(exported.stdout)
+    other = str(tmp_path / "other.sqlite")
+    run(
+        "prices",
+        "--home",
+        "Fjellstua",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-05",
+        endpoint=served.endpoint,
+        store=other,
+    )
+    result = run("cache", "import", str(backup), store=other)
+    assert result.exit_code == 0, result.output
+    merged = json.loads(run("cache", "export", store=other).stdout)["homes"][0]
+    starts = {i["start"][:10] for i in merged["intervals"]}
+    assert "2026-11-02" in starts
+    assert "2026-11-21" in starts
+    again = json.loads(run("cache", "export", "--home", "Fjellstua", store=store).stdout)
+    restored = {i["start"] for i in merged["intervals"]}
+    assert {i["start"] for i in again["homes"][0]["intervals"]} <= restored
+
+
+def test_a_failed_import_creates_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"version": 1, "homes": [{"id": "h"}]}')
+    store = tmp_path / "store.sqlite"
+    result = run("cache", "import", str(bad), store=str(store))
+    assert result.exit_code == 1
+    assert "not a pricepool cache export" in result.stderr
+    assert not store.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +15,7 @@ from .helpers import (
     BERLIN_HOME,
     EARLY,
     NOT_YET,
+    OSLO,
     OSLO_HOME,
     TOMORROW,
     Served,
@@ -139,3 +141,85 @@ def test_cheapest_json_says_why_nothing_was_chosen(early: Served, store: str) ->
         assert document["unpublished"]["message"] == NOT_YET
         for key, value in empty.items():
             assert document[key] == value
+
+
+def test_cheapest_with_the_api_down_is_an_api_error(
+    served: Served, closed_endpoint: str, store: str
+) -> None:
+    assert (
+        run("prices", "--home", "Fjellstua", endpoint=served.endpoint, store=store).exit_code == 0
+    )
+    # Two days cached, the rest of the month not: 8 days cannot fit because the API is down.
+    result = run(
+        "cheapest",
+        "-d",
+        "8d",
+        "-w",
+        "2026-11-01..2026-11-27",
+        "--home",
+        "Fjellstua",
+        endpoint=closed_endpoint,
+        store=store,
+    )
+    assert result.exit_code == 1, result.output
+    assert "cannot reach" in result.stderr
+
+
+def test_a_window_into_the_next_day_names_its_end_day(served: Served, store: str) -> None:
+    result = run(
+        "cheapest",
+        "-d",
+        "24h",
+        "-w",
+        "yesterday..today",
+        "--home",
+        "Fjellstua",
+        endpoint=served.endpoint,
+        store=store,
+    )
+    assert result.exit_code == 0, result.output
+    assert "– 00:00" not in result.stdout
+
+
+def test_a_windows_average_is_rounded_as_every_average(served: Served, store: str) -> None:
+    for length in ("1h", "3h", "5h"):
+        result = run(
+            "cheapest",
+            "-d",
+            length,
+            "-w",
+            "today",
+            "--home",
+            "Fjellstua",
+            "-f",
+            "json",
+            endpoint=served.endpoint,
+            store=store,
+        )
+        window = json.loads(result.stdout)["window"]
+        lo, hi = datetime.fromisoformat(window["start"]), datetime.fromisoformat(window["end"])
+        nodes = truth(served, OSLO_HOME.id, lo, hi)
+        exact = sum(Decimal(str(n["total"])) for n in nodes) / len(nodes)
+        assert window["average"] == float(exact.quantize(Decimal("0.0001"), ROUND_HALF_UP))
+
+
+def test_slots_in_the_repeated_hour_are_marked(serve: Any, store: str) -> None:
+    night = datetime(2026, 10, 25, 12, 0, tzinfo=OSLO)
+    served = serve(now=night)
+    result = run(
+        "cheapest",
+        "--slots",
+        "100",
+        "-w",
+        "2026-10-25",
+        "--home",
+        "Fjellstua",
+        endpoint=served.endpoint,
+        store=store,
+        now=night,
+    )
+    assert result.exit_code == 0, result.output
+    rows = [row for row in result.stdout.splitlines() if "2026-10-25 02:" in row]
+    assert len(rows) == 8
+    assert len({row.split()[2] for row in rows}) == 8  # no two rows read alike
+    assert "summer time ended" in result.stdout

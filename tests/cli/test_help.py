@@ -175,6 +175,23 @@ def test_an_unknown_home_is_a_usage_error(served: Served, store: str) -> None:
             "--retry-budget: must be 0 to 3600 seconds; see pricepool --help",
         ),
         (["cache", "import-ha"], "missing FILE; see pricepool cache import-ha --help"),
+        # Coerced without pydantic: the same words.
+        (
+            ["cheapest", "--slots", "abc"],
+            "--slots: must be a whole number; see pricepool cheapest --help",
+        ),
+        (
+            ["simulator", "--port", "x"],
+            "--port: must be a whole number; see pricepool simulator --help",
+        ),
+        (
+            ["--retry-budget", "abc", "homes"],
+            "--retry-budget: must be a number; see pricepool --help",
+        ),
+        (
+            ["prices", "-f", "JSON"],
+            "--format: 'JSON' is not one of 'table', 'json', 'csv'; see pricepool prices --help",
+        ),
         (
             ["pricez"],
             "no such command 'pricez'; did you mean 'prices'? See pricepool --help",
@@ -276,3 +293,12 @@ def test_quick_commands_import_only_what_they_use(line: list[str], tmp_path: Pat
     loaded = done.stderr.strip().splitlines()[-1]
     allowed = "['rich.markdown']" if "--help" in line else "[]"
     assert loaded in ("[]", allowed), done.stderr
+
+
+def test_an_unknown_config_key_is_named(served: Served, store: str) -> None:
+    folder = Path(store).parent / "config" / "pricepool"
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text('tokne = "x"\n')
+    result = run("homes", endpoint=served.endpoint, store=store)
+    assert "tokne" in result.stderr
+    assert "config.toml" in result.stderr

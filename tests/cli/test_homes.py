@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 from pricepool.simulator import DEFAULT_HOMES
 
 from .helpers import (
     BERLIN_HOME,
+    OSLO_HOME,
     Served,
     run,
 )
@@ -38,3 +40,14 @@ def test_prices_with_many_homes_asks_which(served: Served, store: str) -> None:
     assert result.exit_code == 2
     assert "choose one with --home" in result.stderr
     assert "Fjellstua" in result.stderr
+
+
+def test_homes_at_60_columns_keep_the_nicknames(
+    served: Served, store: str, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    result = run("homes", endpoint=served.endpoint, store=store)
+    assert result.exit_code == 0, result.output
+    for name in ("Fjellstua", "Sjöboden", "Altbau", OSLO_HOME.id):
+        assert name in result.stdout
+    assert all(len(row) <= 60 for row in result.stdout.splitlines())

@@ -327,6 +327,21 @@ def test_days_and_averages_are_rounded_for_people() -> None:
     assert rounded(None) is None
 
 
+def test_averages_are_exact_and_rounded_half_up() -> None:
+    from pricepool._cli.numbers import average, money, over
+
+    # Float means of these pairs land either side of the half (0.24855 reads 0.2485 as a
+    # float, 1.24695 reads 1.2470); the exact mean is a half both times, rounded up.
+    for a, b, shown in ((0.2485, 0.2486, "0.2486"), (1.2469, 1.247, "1.2470")):
+        pair = series((15, a), (15, b))
+        assert money(average(pair)) == shown
+        assert money(over(pair, T0, T0 + timedelta(minutes=30))) == shown
+    # Mixed lengths weigh by time: an hour at 1.0 and a quarter at 2.0 is 1.2.
+    mixed = series((60, 1.0), (15, 2.0))
+    assert average(mixed) == 1.2
+    assert over(mixed, T0 + timedelta(minutes=45), T0 + timedelta(minutes=75)) == 1.5
+
+
 ENDPOINT = "http://127.0.0.1:1/v1-beta/gql"
 
 
@@ -431,3 +446,15 @@ def test_grid_drops_optional_columns_when_narrow_and_colours_alike() -> None:
     tagged = grid.lines(80, colour=lambda style: ("<", ">"))
     assert tagged[4] == "│ x  │ 1.2345 │ <cheap > │"
     assert tagged[6] == wide[6]
+
+
+def test_charts_over_months_name_the_months() -> None:
+    from pricepool._cli.output import _ticks
+
+    start = datetime(2026, 9, 1, tzinfo=OSLO)
+    _, weeks = _ticks(start, start + timedelta(days=60), OSLO)
+    assert weeks[:2] == ["01 Sep", "08 Sep"]
+    _, months = _ticks(start, start + timedelta(days=150), OSLO)
+    assert months[:3] == ["Sep 2026", "Oct 2026", "Nov 2026"]
+    _, days = _ticks(start, start + timedelta(days=2), OSLO)
+    assert days[0] == "Tue 01"

@@ -5,8 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +22,7 @@ from .helpers import (
     BERLIN_HOME,
     EARLY,
     NOT_YET,
+    NOW,
     OSLO,
     OSLO_HOME,
     TODAY,
@@ -279,3 +286,157 @@ def test_hourly_table_has_its_currency_and_a_legend_on_the_dst_night(
     assert week.exit_code == 0, week.output
     # The range shown is the one with prices (to Fri 27), not the one asked for.
     assert "Fjellstua · Fri 2026-11-20 – Fri 2026-11-27 · NOK/kWh" in week.stdout
+
+
+def test_a_date_beyond_the_calendar_is_a_usage_error(served: Served, store: str) -> None:
+    result = run(
+        "prices", "--from", "9999-12-31", "--home", "Altbau", endpoint=served.endpoint, store=store
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ")
+    assert "internal error" not in result.stderr
+
+
+def test_hourly_csv_holds_hours_and_json_refuses_a_chart(served: Served, store: str) -> None:
+    line = ("prices", "--home", "Fjellstua", "--from", "today", "--to", "today")
+    result = run(*line, "-f", "csv", "--hourly", endpoint=served.endpoint, store=store)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 24
+    quarters = truth(served, OSLO_HOME.id, TODAY, TODAY + timedelta(hours=1))
+    exact = sum(Decimal(str(n["total"])) for n in quarters) / len(quarters)
+    assert float(rows[0]["total"]) == float(exact.quantize(Decimal("0.0001"), ROUND_HALF_UP))
+    chart = run(*line, "-f", "json", "--chart", endpoint=served.endpoint, store=store)
+    assert chart.exit_code == 2
+    assert "--chart" in chart.stderr
+
+
+def test_hourly_averages_are_the_exact_means_of_the_quarters(served: Served, store: str) -> None:
+    line = ("prices", "--home", "Fjellstua", "--from", "2026-11-01", "--to", "2026-11-30")
+    hourly = run(*line, "-f", "json", "--hourly", endpoint=served.endpoint, store=store)
+    quarters = run(*line, "-f", "csv", endpoint=served.endpoint, store=store)
+    hours: dict[str, list[Decimal]] = {}
+    for row in csv.DictReader(io.StringIO(quarters.stdout)):
+        hours.setdefault(row["start"][:13], []).append(Decimal(row["total"]))
+    found = json.loads(hourly.stdout)["intervals"]
+    assert len(found) == len(hours) == 27 * 24  # published up to the 27th
+    for item in found:
+        values = hours[item["start"][:13]]
+        mean = (sum(values) / len(values)).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+        assert item["total"] == float(mean), item
+
+
+def test_from_now_starts_with_the_interval_in_force(served: Served, store: str) -> None:
+    at = datetime(2026, 11, 26, 14, 7, tzinfo=OSLO)
+    result = run(
+        "prices",
+        "--home",
+        "Fjellstua",
+        "--from",
+        "now",
+        "-f",
+        "json",
+        endpoint=served.endpoint,
+        store=store,
+        now=at,
+    )
+    assert result.exit_code == 0, result.output
+    first = json.loads(result.stdout)["intervals"][0]
+    assert datetime.fromisoformat(first["start"]) == datetime(2026, 11, 26, 14, 0, tzinfo=OSLO)
+
+
+def test_a_long_table_says_once_how_to_get_csv(served: Served, store: str) -> None:
+    result = run(
+        "prices",
+        "--home",
+        "Fjellstua",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-10",
+        endpoint=served.endpoint,
+        store=store,
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("--format csv") == 1
+    assert result.stdout.count("\n│ ") == 960
+
+
+def test_a_narrow_table_keeps_whole_prices(served: Served, store: str, monkeypatch: Any) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    result = run("prices", "--home", "Fjellstua", endpoint=served.endpoint, store=store)
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout
+    assert all(len(row) <= 60 for row in result.stdout.splitlines()[1:])
+
+
+def test_the_repeated_hour_is_marked(serve: Any, store: str) -> None:
+    night = datetime(2026, 10, 25, 12, 0, tzinfo=OSLO)
+    served = serve(now=night)
+    result = run(
+        "prices",
+        "--home",
+        "Fjellstua",
+        "--from",
+        "2026-10-25",
+        "--to",
+        "2026-10-25",
+        endpoint=served.endpoint,
+        store=store,
+        now=night,
+    )
+    assert result.exit_code == 0, result.output
+    assert "02:00*" in result.stdout
+    assert "summer time ended" in result.stdout
+
+
+def test_a_table_piped_to_head_exits_0(served: Served, store: str, tmp_path: Path) -> None:
+    line = [
+        sys.executable,
+        "-m",
+        "pricepool.cli",
+        "--now",
+        NOW.isoformat(),
+        "--token",
+        "t",
+        "--endpoint",
+        served.endpoint,
+        "prices",
+        "--home",
+        "Fjellstua",
+        "--from",
+        "2026-11-01",
+        "--store",
+        store,
+    ]
+    shell = " ".join(f"'{a}'" for a in line) + ' | head -n 3; echo "${PIPESTATUS[0]}"'
+    done = subprocess.run(
+        ["bash", "-c", shell],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path)},
+    )
+    assert done.stdout.splitlines()[-1] == "0", done.stderr
+    assert "error" not in done.stderr
+
+
+def test_now_in_the_repeated_hour_is_the_interval_in_force(serve: Any, store: str) -> None:
+    # 02:20 the second time (UTC+1) on the autumn night.
+    at = datetime(2026, 10, 25, 2, 20, fold=1, tzinfo=OSLO)
+    served = serve(now=at)
+    result = run(
+        "prices",
+        "--home",
+        "Fjellstua",
+        "--from",
+        "now",
+        "-f",
+        "json",
+        endpoint=served.endpoint,
+        store=store,
+        now=at,
+    )
+    assert result.exit_code == 0, result.output
+    first = json.loads(result.stdout)["intervals"][0]
+    assert first["start"] == "2026-10-25T02:15:00+01:00"

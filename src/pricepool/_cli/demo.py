@@ -23,7 +23,7 @@ from pricepool import (
 from pricepool.simulator import DEFAULT_HOMES, Simulator
 
 from .cheapest import cheapest_window
-from .numbers import money
+from .numbers import money, over
 from .output import REPEATED_HOUR, WINDOW_MARK, chart, days_table, homes_table, hours
 from .publication import PUBLISH_AT
 from .when import midnight
@@ -181,7 +181,7 @@ def _show_days(
             Text.assemble(
                 ("Cheapest 3 hours from now: ", "bold"),
                 f"{window.start:%a %H:%M} – {window.end:%H:%M}, average ",
-                (f"{money(window.average)} {currency}/kWh", "bold green"),
+                (f"{money(over(items, window.start, window.end))} {currency}/kWh", "bold green"),
                 " (◀ above)",
             )
         )

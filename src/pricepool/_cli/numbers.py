@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pricepool import PriceInterval
 
-__all__ = ["PLACES", "average", "money", "rounded", "weighted"]
+__all__ = ["PLACES", "average", "money", "over", "rounded", "weighted"]
 
 PLACES = 4
 _STEP = Decimal(1).scaleb(-PLACES)
@@ -32,6 +32,18 @@ def _exact(value: float) -> Decimal:
 def average(items: Iterable[PriceInterval]) -> float | None:
     """The time-weighted mean of ``items``' totals, rounded; None when empty or unknown."""
     return weighted((i.total, i.length) for i in items)
+
+
+def over(items: Iterable[PriceInterval], start: datetime, end: datetime) -> float | None:
+    """The time-weighted mean of ``items`` over ``[start, end)`` (each clipped to it),
+    rounded: a window found by float arithmetic gets the same exact average as an hour."""
+    lo, hi = start.timestamp(), end.timestamp()
+    pieces = []
+    for item in items:
+        a, b = max(item.start.timestamp(), lo), min(item.end.timestamp(), hi)
+        if b > a:
+            pieces.append((item.total, timedelta(seconds=b - a)))
+    return weighted(pieces)
 
 
 def weighted(values: Iterable[tuple[float, timedelta]]) -> float | None:

@@ -54,6 +54,11 @@ class _Raw:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Writer:
+    write: Callable[[Console], None]
+
+
 @dataclass(slots=True)
 class Report:
     """What a command prints on stdout, in order; ``error`` is raised after printing it."""
@@ -69,13 +74,17 @@ class Report:
         """Rich renderables or markup strings, one after another."""
         self.parts.extend(renderables)
 
+    def write(self, writer: Callable[[Console], None]) -> None:
+        """Something that writes itself to the console (a large table, see output.Grid)."""
+        self.parts.append(_Writer(writer))
+
     def show(self) -> None:
         console = out()
         for part in self.parts:
             if isinstance(part, _Raw):
                 sys.stdout.write(part.text)
-            elif callable(part):
-                part(console)  # writes itself (large tables, see output.Grid)
+            elif isinstance(part, _Writer):
+                part.write(console)
             else:
                 console.print(part)
         sys.stdout.flush()

@@ -312,9 +312,11 @@ def read_export(text: str) -> list[Snapshot]:
                 )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise ExportError(f"{where}: {type(err).__name__}: {err}") from None
-        items.sort(key=lambda i: i.start)
+        # By instant: datetimes of one zone compare by wall clock, and the autumn night
+        # has two 02:00s.
+        items.sort(key=lambda i: i.start.timestamp())
         for a, b in itertools.pairwise(items):
-            if b.start < a.end:
+            if b.start.timestamp() < a.end.timestamp():
                 raise ExportError(f"{where}: intervals overlap at {iso(b.start)}")
         found.append(_grouped(home, coverage, pending, items))
     return found
@@ -326,13 +328,16 @@ def _grouped(
     """One fetch group per covered span, and one for intervals outside every span."""
     from pricepool import Group, Snapshot, Span
 
-    spans = sorted(coverage, key=lambda s: s.start)
+    spans = sorted(coverage, key=lambda s: s.start.timestamp())
     # The export keeps no fetch times: restored groups count as the oldest for retention.
     fetched = datetime.fromtimestamp(0, UTC)
     ids: list[int] = []
     stray: list[PriceInterval] = []
     for item in items:
-        inside = [g for g, s in enumerate(spans) if s.start <= item.start and item.end <= s.end]
+        lo, hi = item.start.timestamp(), item.end.timestamp()
+        inside = [
+            g for g, s in enumerate(spans) if s.start.timestamp() <= lo and hi <= s.end.timestamp()
+        ]
         ids.append(inside[0] if inside else len(spans))
         if not inside:
             stray.append(item)

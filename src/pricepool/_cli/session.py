@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from pricepool import (
     AuthenticationError,
@@ -41,7 +40,6 @@ from .config import (
     store_path,
 )
 from .options import Options
-from .publication import PUBLISH_AT
 from .when import midnight
 
 if TYPE_CHECKING:
@@ -320,6 +318,8 @@ class Session:
     async def _open(self, home_id: str) -> IntervalPool:
         pool = self._pools.get(home_id)
         if pool is None:
+            from .publication import PUBLISH_AT  # with the tables: not for cache commands
+
             pool = IntervalPool(
                 home_id, self.source, store=self.store, clock=self.clock, publish_at=PUBLISH_AT
             )
@@ -348,6 +348,8 @@ class Session:
         chunks = self._chunks(pool, await self.home_of(pool), start, end)
         # A progress bar only on a terminal: elsewhere it would leave a blank line behind.
         if len(chunks) > 1 and not self.options.quiet and self.errors.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
             columns = (TextColumn("fetching {task.description}"), BarColumn(), MofNCompleteColumn())
             with Progress(*columns, console=self.errors, transient=True) as bar:
                 task = bar.add_task("history", total=len(chunks))

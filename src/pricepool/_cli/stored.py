@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 
 if TYPE_CHECKING:
-    from pricepool import FetchResult, HomeInfo, Snapshot, Span
+    from pricepool import FetchResult, HomeInfo, PriceInterval, Snapshot, Span
 
     from .session import Session
 
@@ -105,19 +105,21 @@ def combined(held: Snapshot | None, more: Snapshot) -> Snapshot:
         held.home.currency or more.home.currency,
         held.home.nickname or more.home.nickname,
     )
-    starts = [i.start for i in held.intervals]
-    kept: list[tuple[object, int]] = list(zip(held.intervals, held.group_ids, strict=True))
+    # Instants as POSIX seconds: datetimes of one zone compare by wall clock.
+    starts = [i.start.timestamp() for i in held.intervals]
+    kept: list[tuple[PriceInterval, int]] = list(zip(held.intervals, held.group_ids, strict=True))
     offset = max((g.id for g in held.groups), default=-1) + 1
     for item, group_id in zip(more.intervals, more.group_ids, strict=True):
-        at = bisect_right(starts, item.start)
+        lo, hi = item.start.timestamp(), item.end.timestamp()
+        at = bisect_right(starts, lo)
         before = held.intervals[at - 1] if at else None
         after = held.intervals[at] if at < len(starts) else None
-        if (before is not None and before.end > item.start) or (
-            after is not None and after.start < item.end
+        if (before is not None and before.end.timestamp() > lo) or (
+            after is not None and starts[at] < hi
         ):
             continue
         kept.append((item, group_id + offset))
-    kept.sort(key=lambda pair: pair[0].start)  # type: ignore[attr-defined]
+    kept.sort(key=lambda pair: pair[0].start.timestamp())
     used = {g for _, g in kept}
     groups = [*held.groups, *(Group(g.id + offset, g.fetched_at, g.span) for g in more.groups)]
     coverage = _union([*held.coverage, *more.coverage])
@@ -125,7 +127,7 @@ def combined(held: Snapshot | None, more: Snapshot) -> Snapshot:
     return Snapshot(
         home,
         groups=[g for g in groups if g.id in used or g.id < offset],
-        intervals=[i for i, _ in kept],  # type: ignore[misc]
+        intervals=[i for i, _ in kept],
         group_ids=[g for _, g in kept],
         coverage=coverage,
         pending=pending,
@@ -136,9 +138,9 @@ def _union(spans: list[Span]) -> list[Span]:
     from pricepool import Span
 
     found: list[Span] = []
-    for span in sorted(spans, key=lambda s: s.start):
-        if found and span.start <= found[-1].end:
-            if span.end > found[-1].end:
+    for span in sorted(spans, key=lambda s: s.start.timestamp()):
+        if found and span.start.timestamp() <= found[-1].end.timestamp():
+            if span.end.timestamp() > found[-1].end.timestamp():
                 found[-1] = Span(found[-1].start, span.end)
         else:
             found.append(span)
@@ -146,7 +148,8 @@ def _union(spans: list[Span]) -> list[Span]:
 
 
 def _inside(span: Span, spans: list[Span]) -> bool:
-    return any(s.start <= span.start and span.end <= s.end for s in spans)
+    lo, hi = span.start.timestamp(), span.end.timestamp()
+    return any(s.start.timestamp() <= lo and hi <= s.end.timestamp() for s in spans)
 
 
 async def save_all(session: Session, found: list[Snapshot]) -> None:

@@ -124,7 +124,7 @@ async def report(
     from rich.text import Text
 
     from ..cheapest import cheapest_slots, cheapest_window
-    from ..numbers import average, money, rounded
+    from ..numbers import average, money, over, rounded
     from ..output import REPEATED_HOUR, level_text, local_label, range_text
     from ..publication import gaps_text, missing, unpublished
     from ..schemas import cheapest_base, currency_of, dumps, interval_dict, window_dict
@@ -222,22 +222,18 @@ async def report(
     if later is not None:
         session.note(f"{later.message}; searched up to {later.label(now)}")
     start, end = window.start.astimezone(tz), window.end.astimezone(tz)
+    # The search's float average, taken again exactly as every other average is.
+    mean = over(items, start, end)
+    assert mean is not None
     if fmt is Shape.json:
-        shown.text(
-            dumps(
-                {
-                    **base,
-                    "duration_minutes": minutes,
-                    "window": window_dict(start, end, window.average),
-                }
-            )
-        )
+        found = window_dict(start, end, mean)
+        shown.text(dumps({**base, "duration_minutes": minutes, "window": found}))
         return shown
     shown.add(
         Text.assemble(
             (f"Cheapest {duration}: ", "bold"),
             f"{_stretch(start, end)}, average ",
-            (f"{money(window.average)} {currency}/kWh", "bold green"),
+            (f"{money(mean)} {currency}/kWh", "bold green"),
         )
     )
     return shown

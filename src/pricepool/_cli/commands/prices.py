@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,6 +26,8 @@ from ..runner import Report, reported, run
 from ..usage import Command
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from ..session import Session
 
 HELP = "\n\n".join(
@@ -101,26 +104,16 @@ def prices(
         run(opts, lambda session: report(session, asked)).show()
 
 
+@dataclass(frozen=True, slots=True)
 class Asked:
     """What the command line asked of ``prices``."""
 
-    __slots__ = ("chart", "end", "fmt", "home", "hourly", "start")
-
-    def __init__(
-        self,
-        home: str | None,
-        start: str,
-        end: str | None,
-        fmt: Format,
-        chart: bool = False,
-        hourly: bool = False,
-    ) -> None:
-        self.home = home
-        self.start = start
-        self.end = end
-        self.fmt = fmt
-        self.chart = chart
-        self.hourly = hourly
+    home: str | None
+    start: str
+    end: str | None
+    fmt: Format
+    chart: bool = False
+    hourly: bool = False
 
 
 def when(name: str, text: str, **kwargs: Any) -> datetime:
@@ -147,15 +140,14 @@ def _ordered(start: str, end: str | None, lo: datetime, hi: datetime) -> None:
     raise UsageProblem(f"{said} {how} --from {start} starts: the range is empty")
 
 
-def _default_end(lo: datetime, now: datetime) -> datetime:
+def _default_end(lo: datetime, now: datetime, tz: ZoneInfo) -> datetime:
+    """The end of tomorrow, or of ``lo``'s day when that is later."""
     from ..session import UsageProblem
     from ..when import midnight
 
-    tz = lo.tzinfo
-    assert tz is not None
     try:
-        after = midnight(now.astimezone(tz).date() + timedelta(days=2), tz)  # type: ignore[arg-type]
-        return after if lo < after else midnight(lo.date() + timedelta(days=1), tz)  # type: ignore[arg-type]
+        after = midnight(now.astimezone(tz).date() + timedelta(days=2), tz)
+        return after if lo < after else midnight(lo.date() + timedelta(days=1), tz)
     except OverflowError:
         raise UsageProblem(
             f"--from {lo:%Y-%m-%d} is beyond the last date there is; give --to"
@@ -187,15 +179,17 @@ async def report(session: Session, asked: Asked) -> Report:
     if asked.end is not None:
         hi = when("--to", asked.end, now=now, tz=tz, end=True, warn=session.warn)
     else:
-        hi = _default_end(lo, now)
+        hi = _default_end(lo, now, tz)
     _ordered(asked.start, asked.end, lo, hi)
     in_force = asked.start.strip().lower() == "now"
     # ``now`` means the interval in force: it started before now, up to an hour before.
     items, problem = await session.intervals(pool, an_hour_before(lo) if in_force else lo, hi)
     if in_force:
-        current = next((i for i in items if i.start <= lo < i.end), None)
+        # By instant: on the autumn night the two 02:00 hours compare equal by wall clock.
+        at = lo.timestamp()
+        current = next((i for i in items if i.start.timestamp() <= at < i.end.timestamp()), None)
         lo = current.start.astimezone(tz) if current is not None else lo
-        items = [i for i in items if i.end > lo]
+        items = [i for i in items if i.end.timestamp() > lo.timestamp()]
     info = pool.home or info
     lacking = missing(pool, lo, hi)
     note = describe(problem, session.endpoint) if problem else None
@@ -244,13 +238,13 @@ async def report(session: Session, asked: Asked) -> Report:
             title = f"{name} · {shown_range} · {currency}/kWh"
             table = hours_table(found, currency, title)
             rows_shown = len(table)
-            shown_report.add(table)
+            shown_report.write(table)
         if any(h.start.fold for h in found):
             shown_report.add(f"* {REPEATED_HOUR}")
     else:
         table = prices_table(items, tz, currency, f"{name} · {shown_range}")
         rows_shown = len(table)
-        shown_report.add(table)
+        shown_report.write(table)
         if any(i.start.astimezone(tz).fold for i in items):
             shown_report.add(f"* {REPEATED_HOUR}")
     mean = average(items)
