@@ -32,7 +32,7 @@ from pricepool._cli.when import (
     parse_when,
     parse_within,
 )
-from pricepool.errors import SourceError
+from pricepool.errors import InvalidResponseError, Reason, SourceError
 from pricepool.simulator import Simulator
 from pricepool.sources.tibber import TibberSource
 
@@ -334,30 +334,48 @@ ENDPOINT = "http://127.0.0.1:1/v1-beta/gql"
     [
         (
             SourceUnavailableError(
-                f"cannot reach {ENDPOINT}: ClientConnectorError: Cannot connect to host "
-                "127.0.0.1:1 ssl:default [Connect call failed ('127.0.0.1', 1)] (gave up after "
-                "5 attempts within the 10 s retry budget)"
+                "words the CLI does not read", reason=Reason.REFUSED, attempts=5, elapsed=6.24
             ),
-            f"cannot reach {ENDPOINT} (connection refused); gave up after 5 attempts in 10 s",
+            f"cannot reach {ENDPOINT} (connection refused); gave up after 5 attempts in 6.2 s",
         ),
         (
-            SourceUnavailableError(
-                f"cannot reach {ENDPOINT}: ClientConnectorDNSError: Cannot connect to host "
-                "nowhere:443 ssl:default [Name or service not known]"
-            ),
+            SourceUnavailableError("...", reason=Reason.DNS, attempts=1),
             f"cannot reach {ENDPOINT} (unknown host)",
         ),
         (
-            SourceUnavailableError(f"{ENDPOINT} did not answer within 30 s"),
+            SourceUnavailableError("...", reason=Reason.TIMEOUT, attempts=1, elapsed=30.004),
             f"cannot reach {ENDPOINT} (no answer within 30 s)",
         ),
         (
-            SourceUnavailableError(f"{ENDPOINT} (HTTP 503) failed"),
+            SourceUnavailableError("...", reason=Reason.TIMEOUT, attempts=3, elapsed=9.96),
+            f"cannot reach {ENDPOINT} (no answer); gave up after 3 attempts in 10 s",
+        ),
+        (
+            SourceUnavailableError(f"{ENDPOINT} (HTTP 503) failed", status=503),
             f"{ENDPOINT} is down (HTTP 503)",
         ),
         (
-            RateLimitedError(f"{ENDPOINT} (HTTP 429) asks to slow down", retry_after=297.2),
-            f"rate limited by {ENDPOINT}; retry in 298 s",
+            InvalidResponseError(f"{ENDPOINT} (HTTP 200) answered malformed JSON", status=200),
+            f"{ENDPOINT} sent an answer pricepool cannot use: answered malformed JSON",
+        ),
+        (
+            # The API's window frees one request in 96 s; all of it within its 5 minutes.
+            RateLimitedError("...", 96, status=429, clear_after=300),
+            f"rate limited by {ENDPOINT}; the next request can go in 96 s, a whole back-fill "
+            "in 5 min",
+        ),
+        (
+            RateLimitedError("...", 297.2, status=429, clear_after=297.2),
+            f"rate limited by {ENDPOINT}; the next request can go in 298 s",
+        ),
+        (
+            RateLimitedError("...", 600, status=429, banned=True, clear_after=600),
+            f"{ENDPOINT} banned this client (HTTP 429); nothing is sent for 10 min",
+        ),
+        (
+            RateLimitedError("...", 12, own=True, clear_after=290),
+            "pricepool's own request limit is reached; the next request can go in 12 s, a "
+            "whole back-fill in 290 s",
         ),
     ],
 )
@@ -389,7 +407,9 @@ async def test_real_source_failures_in_a_few_words() -> None:
         sim.faults.status = 429
         sim.faults.retry_after = 120
         limited = await _failure(url, retry_budget=0)
-        assert describe(limited, url) == f"rate limited by {url}; retry in 120 s"
+        assert describe(limited, url) == (
+            f"rate limited by {url}; the next request can go in 120 s, a whole back-fill in 5 min"
+        )
         sim.faults.status = None
         wrong = url.replace("/v1-beta/gql", "/nothing")
         missing = await _failure(wrong, retry_budget=0)

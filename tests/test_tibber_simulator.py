@@ -271,12 +271,14 @@ async def test_fresher_home_info_comes_back(morning: Rig) -> None:
         assert await src.home(HOME.id) == HOME
 
 
-async def test_empty_today_answers_only_the_past_days(morning: Rig) -> None:
+async def test_empty_today_answers_the_past_days_and_today_is_pending(morning: Rig) -> None:
     morning.sim.faults.empty_today = True
     async with morning.source() as src:
         result = await src.fetch(HOME, days(date(2025, 11, 10), 1))
     assert result.answered == Span(oslo(date(2025, 11, 8)), oslo(date(2025, 11, 10)))
-    assert result.pending is None
+    # Not "unanswered": nothing is out yet, so the pool asks again at its usual interval.
+    assert result.pending == days(date(2025, 11, 10), 2)
+    assert result.retry_at is None
     morning.check(result)
 
 
@@ -288,7 +290,8 @@ async def test_null_subscription_answers_nothing(morning: Rig) -> None:
     for result in (recent, old):
         assert result.answered is None
         assert result.intervals == []
-        assert result.pending is None
+    assert recent.pending == days(date(2025, 11, 10), 2)
+    assert old.pending is None
 
 
 @pytest.mark.parametrize(
@@ -333,10 +336,13 @@ async def test_transient_failures_are_retried(morning: Rig) -> None:
     morning.check(result)
 
 
-async def test_429_waits_its_retry_after() -> None:
+async def test_429_is_not_retried_and_the_next_call_waits_its_retry_after() -> None:
     async for r in rig(oslo(date(2025, 11, 10), 10), rate_limit=1, rate_window=6):
         async with r.source() as src:
             await src.homes()
+            with pytest.raises(RateLimitedError) as caught:
+                await src.fetch(HOME, days(date(2025, 3, 1), 1))
+            assert caught.value.retry_after == 6
             result = await src.fetch(HOME, days(date(2025, 3, 1), 1))
             assert src.requests == 3
         assert [x.status for x in r.sim.log] == [200, 429, 200]
@@ -422,7 +428,7 @@ async def test_when_every_fetch_is_cancelled_the_next_one_asks_again(morning: Ri
 
 async def test_a_failed_shared_request_fails_every_fetch_and_is_not_kept(morning: Rig) -> None:
     morning.sim.faults.status = 500
-    async with morning.source(retry_budget=0) as src:
+    async with morning.source(retry_budget=0, down_for=0) as src:
         outcomes = await asyncio.gather(
             *(src.fetch(HOME, days(d, 1)) for d in RECENT_DAYS), return_exceptions=True
         )
