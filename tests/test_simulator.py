@@ -682,12 +682,14 @@ async def test_log_records_price_fields_and_counters_reset(
     await client.range(last=5)
     await client.post("{ viewer { homes { id } } }", token=None)
     assert sim.requests == 4
-    assert sim.log == [
+    assert [SimRequest(r.at, r.status, r.fields) for r in sim.log] == [
         SimRequest(START, 200, frozenset({"homes"})),
         SimRequest(START, 200, frozenset({"priceInfo"})),
         SimRequest(START, 200, frozenset({"priceInfoRange"})),
         SimRequest(START, 401, frozenset({"homes"})),
     ]
+    assert sim.log[0].variables is None
+    assert sim.log[1].variables == {"id": OSLO.id, "res": "QUARTER_HOURLY"}
     combined = """query($id: ID!) { viewer { home(id: $id) { currentSubscription {
         priceInfoRange(resolution: QUARTER_HOURLY, last: 2) { nodes { total } }
         ...P } } } }
@@ -695,7 +697,10 @@ async def test_log_records_price_fields_and_counters_reset(
     clock.advance(60)
     await client.post(combined, {"id": OSLO.id})
     assert sim.log[-1] == SimRequest(
-        START + timedelta(seconds=60), 200, frozenset({"priceInfo", "priceInfoRange"})
+        START + timedelta(seconds=60),
+        200,
+        frozenset({"priceInfo", "priceInfoRange"}),
+        {"id": OSLO.id},
     )
     sim.reset_counters()
     assert sim.requests == 0

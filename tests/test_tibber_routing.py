@@ -17,7 +17,7 @@ from pricepool.clock import local_midnight
 from pricepool.errors import InvalidResponseError
 from pricepool.model import PriceInterval
 from pricepool.sources.tibber import TibberSource
-from pricepool.sources.tibber.wire import Nodes, cursor, slots
+from pricepool.sources.tibber.wire import Nodes, cursor, decode_cursor, slots
 
 OSLO = ZoneInfo("Europe/Oslo")
 HOME = HomeInfo("h1", "Europe/Oslo", "NOK")
@@ -193,6 +193,34 @@ async def test_history_cut_short_ends_the_answer_and_skips_the_recent_request(
     assert calls == ["PricepoolHistory"]
     assert result.answered == Span(oslo(start), oslo(start, 12, 30))
     assert len(result.intervals) == 50
+
+
+async def test_a_node_repeated_at_each_page_edge_is_dropped(serve: Any) -> None:
+    # Tibber since 2025-01: a page ``after`` a node's cursor starts with that node again.
+    calls: list[dict[str, Any]] = []
+    start = date(2025, 11, 1)
+
+    def answer(name: str, variables: dict[str, Any]) -> dict[str, Any]:
+        calls.append(variables)
+        at = decode_cursor(variables["after"], OSLO) + timedelta(seconds=1)
+        first = at - timedelta(minutes=15) if at > oslo(start) else at
+        found = nodes(max(first, oslo(start)), min(at + timedelta(hours=5), oslo(start, 24)))
+        return home(
+            {
+                "priceInfoRange": connection(
+                    found, found[-1] != nodes(oslo(start), oslo(start, 24))[-1]
+                )
+            }
+        )
+
+    src = await serve(answer)
+    async with src:
+        result = await src.fetch(HOME, Span(oslo(start), oslo(start, 24)))
+    assert result.answered == Span(oslo(start), oslo(start, 24))
+    assert [i.start for i in result.intervals] == [
+        oslo(start) + timedelta(minutes=15 * k) for k in range(96)
+    ]
+    assert len(calls) == 5
 
 
 async def test_a_page_adding_nothing_ends_paging_with_an_error(serve: Any) -> None:

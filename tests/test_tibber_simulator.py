@@ -86,9 +86,38 @@ class Rig:
             assert i.length == timedelta(minutes=15 if quarter else 60)
 
 
+# Every test here runs against each way the API may page: what an edge's cursor names,
+# whether ``after`` includes the instant it names, and the schema's caps or pages of 200
+# (the recent window, 2 days, still fits one page: tests count its requests).
+APIS = [
+    {"cursors": cursors, "inclusive_after": inclusive, "page_limit": cap}
+    for cursors in ("start", "end")
+    for inclusive in (False, True)
+    for cap in (None, 200)
+]
+_api: dict[str, Any] = {}
+
+
+@pytest.fixture(
+    autouse=True,
+    params=APIS,
+    ids=[
+        f"{a['cursors']}-{'incl' if a['inclusive_after'] else 'excl'}-{a['page_limit']}"
+        for a in APIS
+    ],
+)
+def api(request: pytest.FixtureRequest) -> Any:
+    _api.clear()
+    _api.update(request.param)
+    return request.param
+
+
 async def rig(now: datetime, **kwargs: Any) -> AsyncIterator[Rig]:
     clock = ManualClock(now)
-    async with Simulator(clock=clock, **kwargs) as sim:
+    options = {**_api, **kwargs}
+    if _api.get("page_limit") and kwargs.get("page_limit"):
+        options["page_limit"] = min(_api["page_limit"], kwargs["page_limit"])
+    async with Simulator(clock=clock, **options) as sim:
         yield Rig(sim, clock)
 
 
@@ -241,11 +270,13 @@ async def test_recent_window_when_a_page_is_short(morning: Rig) -> None:
     morning.check(result)
 
 
-async def test_span_over_history_and_recent_days(morning: Rig) -> None:
+async def test_span_over_history_and_recent_days(morning: Rig, api: dict[str, Any]) -> None:
     async with morning.source() as src:
         result = await src.fetch(HOME, Span(oslo(date(2025, 11, 4), 3), oslo(date(2025, 11, 10))))
-        assert src.requests == 2
-    assert [r.fields for r in morning.sim.log] == [{"priceInfoRange"}, BOTH]
+        # Four days of history: 384 quarter-hours, one page of 672 or two of 200.
+        pages = 1 if api["page_limit"] is None else 2
+        assert src.requests == pages + 1
+    assert [r.fields for r in morning.sim.log] == [{"priceInfoRange"}] * pages + [BOTH]
     assert result.answered == Span(oslo(date(2025, 11, 4)), oslo(date(2025, 11, 11)))
     assert result.pending == days(date(2025, 11, 11), 1)
     morning.check(result)

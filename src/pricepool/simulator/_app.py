@@ -328,16 +328,17 @@ class Simulator:
             problem = str(err) or "unreadable body"
         parsed = _parse(query.query) if query is not None else None
         fields = parsed.fields if parsed is not None else frozenset()
+        variables = query.variables if query is not None else None
 
         faults = self.faults
         if faults.hang:
-            self.log.append(SimRequest(at, 0, fields))
+            self.log.append(SimRequest(at, 0, fields, variables))
             await self._closing.wait()
             return web.Response(status=503, text="simulator stopped")
         if faults.latency > 0:
             await asyncio.sleep(faults.latency)
         response = self._answer(request, at, query, parsed, problem)
-        self.log.append(SimRequest(at, response.status, fields))
+        self.log.append(SimRequest(at, response.status, fields, variables))
         return response
 
     def _answer(

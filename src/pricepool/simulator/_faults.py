@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 __all__ = ["Faults", "SimRequest"]
 
@@ -59,9 +61,11 @@ class SimRequest:
 
     ``at`` is the simulator clock's time of arrival, ``status`` the HTTP status answered
     (0 for a request left hanging), ``fields`` the price-relevant fields the query
-    selected: any of ``homes``, ``priceInfo``, ``priceInfoRange``.
+    selected: any of ``homes``, ``priceInfo``, ``priceInfoRange``; ``variables`` the
+    query's variables (None when it had none).
     """
 
     at: datetime
     status: int
     fields: frozenset[str]
+    variables: Mapping[str, Any] | None = None

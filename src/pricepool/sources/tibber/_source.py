@@ -113,7 +113,7 @@ class TibberSource:
     Every pool sharing a source shares its ``limiter`` (at most ``max_requests`` per
     rolling ``per_seconds``; pass one of your own, e.g. shared by replicas, as
     ``limiter``) and its ban: after a 429 nothing is sent for Retry-After seconds, else
-    ``ban`` seconds. A call takes at most ``max(timeout, retry_budget)`` seconds, waits
+    ``ban`` seconds. A call takes at most ``retry_budget + timeout`` seconds, waits
     included; after one gave up on an unreachable API, calls fail at once for ``down_for``
     seconds.
     """

@@ -10,9 +10,10 @@ Status and body map onto ``pricepool.errors`` (the facts go to attributes):
     errors[].extensions.code NOT_FOUND                       UnknownHomeError         never retried
     not JSON, not GraphQL, other error codes, null data      InvalidResponseError     never retried
 
-A call takes at most ``max(timeout, retry_budget)`` seconds from the moment it is made,
-waiting for a place included. After a call gave up on an unreachable API, the endpoint is
-down for ``down_for`` seconds (longer when a 503 said so): every call then fails at once.
+A call takes at most ``retry_budget + timeout`` seconds from the moment it is made: waits
+for a place and between tries fit in the budget, and the last try gets its timeout. After
+a call gave up on an unreachable API, the endpoint is down for ``down_for`` seconds (longer
+when a 503 said so): every call then fails at once.
 """
 
 from __future__ import annotations
@@ -174,13 +175,15 @@ class Transport:
     async def query(self, document: str, variables: Mapping[str, Any], name: str) -> dict[str, Any]:
         """The ``data`` of one GraphQL answer, retrying transient failures within the budget."""
         made = self._monotonic()
-        end = made + max(self.timeout, self.retry_budget)
+        # Waits (for a place, between tries) fit in the budget; the last try gets its timeout.
+        budget_end = made + self.retry_budget
+        end = budget_end + self.timeout
         attempt = 0
         while True:
             self._check_down(made, attempt)
-            left = end - self._monotonic()
+            patience = max(budget_end - self._monotonic(), 0.0)
             try:
-                async with self.limiter.slot(max(left, 0.0)):
+                async with self.limiter.slot(patience):
                     # The wait for a place may have outlasted an outage's start.
                     self._check_down(made, attempt)
                     limit = min(self.timeout, end - self._monotonic())
@@ -194,7 +197,7 @@ class Transport:
                 # The place did not come free in time: the API holds the requests in flight.
                 self._gave_up(
                     SourceUnavailableError(
-                        f"{self.endpoint} did not answer within {end - made:g} s",
+                        f"{self.endpoint} did not answer within {self._monotonic() - made:.1f} s",
                         reason=Reason.TIMEOUT,
                     ),
                     made,
@@ -209,8 +212,7 @@ class Transport:
                 delay = self._backoff(attempt - 1)
                 if err.retry_after is not None:
                     delay = max(delay, err.retry_after)
-                # A retry starts within the budget; the last one may run out the bound.
-                if self._monotonic() + delay > made + self.retry_budget:
+                if self._monotonic() + delay > budget_end:
                     self._gave_up(err, made, attempt)
                 cause = str(err)
                 log.warning("%s: retrying in %.1f s after: %s", name, delay, self._redact(cause))
