@@ -37,7 +37,7 @@ from ._homes import DEFAULT_HOMES, SimHome
 from ._prices import QUARTER_HOURLY, forward, published_through
 from ._schema import SCHEMA, Context
 
-__all__ = ["BAN_NOTICE", "CURSORS", "PATH", "Simulator", "serve"]
+__all__ = ["BAN_NOTICE", "CURSORS", "PATH", "TOKEN_ERRORS", "Simulator", "serve"]
 
 PATH: Final = "/v1-beta/gql"
 CURSORS: Final = ("start", "end")
