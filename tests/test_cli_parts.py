@@ -419,3 +419,22 @@ async def test_real_source_failures_in_a_few_words() -> None:
         assert describe(slow, url) == f"cannot reach {url} (no answer within 0.2 s)"
     finally:
         await sim.stop()
+
+
+def test_the_simulator_command_lists_the_real_apis_behaviours() -> None:
+    from typer.testing import CliRunner
+
+    from pricepool.cli import app
+
+    shown = CliRunner().invoke(app, ["simulator", "--help"], env={"COLUMNS": "120"}).stdout
+    for option in (
+        "--ban",
+        "--rate-limit",
+        "--page-limit",
+        "--cursors",
+        "--inclusive-after",
+        "--quarter-outage",
+        "--null-range",
+        "--token-error",
+    ):
+        assert option in shown
