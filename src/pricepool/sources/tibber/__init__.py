@@ -1,5 +1,7 @@
-"""Tibber's GraphQL API as a pricepool ``PriceSource``."""
+"""Tibber's GraphQL API as a pricepool ``PriceSource``; ``wire`` owns its format."""
 
-from ._source import ENDPOINT, TibberSource
+from . import wire
+from ._limiter import Limiter, RequestLimiter
+from ._source import ENDPOINT, SourceStatus, TibberSource
 
-__all__ = ["ENDPOINT", "TibberSource"]
+__all__ = ["ENDPOINT", "Limiter", "RequestLimiter", "SourceStatus", "TibberSource", "wire"]
