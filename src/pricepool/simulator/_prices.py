@@ -23,7 +23,7 @@ from typing import Any
 
 from ..clock import local_midnight
 from ..model import zone
-from ..sources.tibber.wire import HOURLY, QUARTER_HOURLY, QUARTER_HOURS_FROM
+from ..sources.tibber.wire import HOURLY, QUARTER_HOURLY, QUARTER_HOURS_FROM, slot_length
 from ._homes import SimHome
 
 __all__ = [
@@ -73,7 +73,7 @@ def _native(home: SimHome, day: date) -> tuple[_Slot, ...]:
     tz = zone(home.time_zone)
     begin = int(local_midnight(day, tz).timestamp())
     end = int(local_midnight(day + timedelta(days=1), tz).timestamp())
-    step = 900 if day >= QUARTER_HOURS_FROM else 3600
+    step = int(slot_length(day).total_seconds())
 
     # Winter is dearer than summer; each day has its own level and weather.
     season = math.cos(2 * math.pi * (day.timetuple().tm_yday - 15) / 365.25)

@@ -31,10 +31,10 @@ from ..model import zone
 from ..sources.tibber.wire import (
     PAGE_MAX,
     QUARTER_HOURLY,
-    QUARTER_HOURS_FROM,
     decode_cursor,
     encode_cursor,
     sdl,
+    slot_length,
 )
 from ._faults import Faults
 from ._homes import SimHome
@@ -275,10 +275,8 @@ def _edge_cursor(node: dict[str, Any], resolution: str, names: str) -> str:
     """The node's start, or with ``names == "end"`` the instant after it."""
     start = datetime.fromisoformat(node["startsAt"])
     if names == "end":
-        quarter = resolution == QUARTER_HOURLY and start.date() >= QUARTER_HOURS_FROM
-        start = (start.astimezone(UTC) + timedelta(minutes=15 if quarter else 60)).astimezone(
-            start.tzinfo
-        )
+        step = slot_length(start.date()) if resolution == QUARTER_HOURLY else timedelta(hours=1)
+        start = (start.astimezone(UTC) + step).astimezone(start.tzinfo)
     return encode_cursor(start)
 
 
