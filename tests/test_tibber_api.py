@@ -27,6 +27,7 @@ from pricepool.errors import (
     RateLimitedError,
     Reason,
     SourceUnavailableError,
+    UnknownHomeError,
 )
 from pricepool.simulator import DEFAULT_HOMES, Simulator
 from pricepool.simulator._schema import SCHEMA
@@ -390,3 +391,15 @@ async def test_each_node_is_parsed_once_per_fetch(monkeypatch: pytest.MonkeyPatc
     sent = len(r.sim.truth(HOME.id, oslo(TODAY - timedelta(days=5)), oslo(TODAY, 48)))
     assert len(result.intervals) == sent
     assert len(parsed) == sent
+
+
+async def test_every_error_names_the_endpoint() -> None:
+    async with rig() as r:
+        async with r.source() as source:
+            with pytest.raises(UnknownHomeError) as unknown:
+                await source.home("no-such-home")
+            r.sim.faults.malformed = True
+            with pytest.raises(InvalidResponseError) as bad:
+                await source.fetch(HOME, days(date(2025, 3, 1), 1))
+        assert unknown.value.endpoint == bad.value.endpoint == r.sim.endpoint
+        assert bad.value.status == 200

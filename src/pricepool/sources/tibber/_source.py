@@ -7,7 +7,8 @@ import math
 import random
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from ...clock import Clock, day_ceil, day_floor, day_start, local_midnight, system_clock
-from ...errors import AuthenticationError, InvalidResponseError, UnknownHomeError
+from ...errors import AuthenticationError, InvalidResponseError, SourceError, UnknownHomeError
 from ...model import HomeInfo, PriceInterval, Span, zone
 from ..base import FetchResult
 from . import _queries
@@ -221,26 +222,38 @@ class TibberSource:
     ) -> None:
         await self.close()
 
+    @contextmanager
+    def _named(self) -> Iterator[None]:
+        """Every error this source raises names its endpoint."""
+        try:
+            yield
+        except SourceError as err:
+            if err.endpoint is None:
+                err.endpoint = self.endpoint
+            raise
+
     # -- homes ------------------------------------------------------------------------------
 
     async def homes(self) -> list[HomeInfo]:
         """The account's homes, asked once and then kept."""
-        async with self._homes_lock:
-            if self._homes is None:
-                data = await self._http.query(_queries.HOMES, {}, "PricepoolHomes")
-                viewer = obj(data.get("viewer"), "viewer")
-                found = items(viewer.get("homes") if viewer else None, "viewer.homes")
-                if found is None:
-                    raise InvalidResponseError("the answer has no viewer.homes")
-                self._homes = [_home(h) for h in found]
-            return list(self._homes)
+        with self._named():
+            async with self._homes_lock:
+                if self._homes is None:
+                    data = await self._http.query(_queries.HOMES, {}, "PricepoolHomes")
+                    viewer = obj(data.get("viewer"), "viewer")
+                    found = items(viewer.get("homes") if viewer else None, "viewer.homes")
+                    if found is None:
+                        raise InvalidResponseError("the answer has no viewer.homes")
+                    self._homes = [_home(h) for h in found]
+                return list(self._homes)
 
     async def home(self, home_id: str) -> HomeInfo:
         """The home with ``home_id``; UnknownHomeError when the account has none."""
-        for home in await self.homes():
-            if home.id == home_id:
-                return home
-        raise UnknownHomeError(f"the Tibber account has no home {home_id!r}")
+        with self._named():
+            for home in await self.homes():
+                if home.id == home_id:
+                    return home
+            raise UnknownHomeError(f"the Tibber account has no home {home_id!r}")
 
     # -- prices -----------------------------------------------------------------------------
 
@@ -251,38 +264,39 @@ class TibberSource:
         there through tomorrow one request answers. Days after tomorrow are not answered;
         an unpublished tomorrow comes back as ``pending`` with no ``retry_at``.
         """
-        tz = home.tz
-        now = self._clock()
-        # All instants here are UTC: aware datetimes sharing a zone compare as wall clocks, and
-        # across zones a time in the autumn night's repeated hour never compares equal.
-        recent, today, tomorrow, horizon = (
-            day_start(now, tz, n).astimezone(UTC) for n in (-2, 0, 1, 2)
-        )
-        if span.start >= horizon:
-            return FetchResult([], None)
-        heard = _Answer()
-        start = day_floor(span.start, tz)
-        if start < recent:
-            part_end = min(recent, day_ceil(span.end, tz))
-            ending = await self._range(home, start, part_end, None, heard)
-            reach = _reach(start, part_end, ending, heard, tz)
-            if reach is None:
-                return self._result(home, heard, None, None)
-            if reach < recent or span.end <= recent:
-                # Asking for the recent days after a gap would not extend a contiguous answer.
-                return self._result(home, heard, Span(start, reach), None)
-        else:
-            start = recent
-        shared = await self._recent_once(home, recent, today, tomorrow, horizon)
-        heard.join(shared.heard)
-        answered = shared.answered
-        if start < recent:
-            # History answered [start, recent): only a recent answer from there extends it.
-            if answered is not None and answered.start == recent:
-                answered = Span(start, answered.end)
+        with self._named():
+            tz = home.tz
+            now = self._clock()
+            # All instants here are UTC: aware datetimes sharing a zone compare as wall clocks, and
+            # across zones a time in the autumn night's repeated hour never compares equal.
+            recent, today, tomorrow, horizon = (
+                day_start(now, tz, n).astimezone(UTC) for n in (-2, 0, 1, 2)
+            )
+            if span.start >= horizon:
+                return FetchResult([], None)
+            heard = _Answer()
+            start = day_floor(span.start, tz)
+            if start < recent:
+                part_end = min(recent, day_ceil(span.end, tz))
+                ending = await self._range(home, start, part_end, None, heard)
+                reach = _reach(start, part_end, ending, heard, tz)
+                if reach is None:
+                    return self._result(home, heard, None, None)
+                if reach < recent or span.end <= recent:
+                    # Asking for the recent days after a gap would not extend a contiguous answer.
+                    return self._result(home, heard, Span(start, reach), None)
             else:
-                answered = Span(start, recent)
-        return self._result(home, heard, answered, shared.pending)
+                start = recent
+            shared = await self._recent_once(home, recent, today, tomorrow, horizon)
+            heard.join(shared.heard)
+            answered = shared.answered
+            if start < recent:
+                # History answered [start, recent): only a recent answer from there extends it.
+                if answered is not None and answered.start == recent:
+                    answered = Span(start, answered.end)
+                else:
+                    answered = Span(start, recent)
+            return self._result(home, heard, answered, shared.pending)
 
     async def _recent_once(
         self,
