@@ -193,7 +193,7 @@ class Shared:
     """A limiter two sources share, as replicas would through a database."""
 
     def __init__(self) -> None:
-        self.inner = Limiter(100, 300, 2, monotonic=time.monotonic, sleep=asyncio.sleep)
+        self.inner = Limiter(100, 300, monotonic=time.monotonic, sleep=asyncio.sleep)
         self.max_requests = 100
         self.per_seconds = 300.0
         self.bans: list[tuple[float, str]] = []
@@ -403,3 +403,31 @@ async def test_every_error_names_the_endpoint() -> None:
                 await source.fetch(HOME, days(date(2025, 3, 1), 1))
         assert unknown.value.endpoint == bad.value.endpoint == r.sim.endpoint
         assert bad.value.status == 200
+
+
+async def test_waiting_behind_a_slow_request_is_not_an_outage() -> None:
+    async with rig() as r:
+        r.sim.faults.latency = 0.05  # real seconds: the requests ahead take a while
+        source = TibberSource(
+            "sim-token", endpoint=r.sim.endpoint, clock=r.clock, retry_budget=0, max_in_flight=1
+        )
+        async with source:
+            spans = [days(date(2024, m, 1), 1) for m in range(1, 5)]
+            results = await asyncio.gather(*(source.fetch(HOME, s) for s in spans))
+            assert [x.answered for x in results] == spans
+            assert source.status.down_until is None
+
+
+async def test_calls_refused_while_down_do_not_extend_it() -> None:
+    async with rig() as r:
+        r.sim.faults.status = 503
+        async with r.source(retry_budget=0, down_for=45) as source:
+            with pytest.raises(SourceUnavailableError):
+                await source.homes()
+            until = source.status.down_until
+            for _ in range(3):
+                r.time.pass_(10)
+                with pytest.raises(SourceUnavailableError):
+                    await source.homes()
+            assert source.status.down_until == until
+            assert r.sim.requests == 1

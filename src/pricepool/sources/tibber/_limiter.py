@@ -1,8 +1,11 @@
-"""The client-side limit: a rolling window of requests, the API's ban, and what a limiter is."""
+"""The client-side limit: a rolling window of requests, the API's ban, and what a limiter is.
+
+How many requests are in flight at once is the transport's business (it is per process);
+a limiter counts requests sent and knows the ban, which may be shared between processes.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -40,7 +43,7 @@ class RequestLimiter(Protocol):
 
 
 class Limiter:
-    """At most ``max_requests`` per rolling ``per_seconds`` and ``max_in_flight`` at once.
+    """At most ``max_requests`` per rolling ``per_seconds`` in this process, and the ban.
 
     Times come from ``monotonic`` so that a wall-clock jump can neither stall nor flood.
     """
@@ -49,7 +52,6 @@ class Limiter:
         self,
         max_requests: int,
         per_seconds: float,
-        max_in_flight: int,
         *,
         monotonic: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
@@ -58,14 +60,11 @@ class Limiter:
             raise ValueError(f"max_requests must be at least 1, got {max_requests}")
         if not per_seconds > 0:
             raise ValueError(f"per_seconds must be positive, got {per_seconds}")
-        if max_in_flight < 1:
-            raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
         self.max_requests = max_requests
         self.per_seconds = per_seconds
         self._monotonic = monotonic
         self._sleep = sleep
         self._sent: deque[float] = deque()
-        self._flight = asyncio.Semaphore(max_in_flight)
         self._banned_until = 0.0
         self._ban_reason = ""
 
@@ -75,19 +74,8 @@ class Limiter:
     @asynccontextmanager
     async def slot(self, patience: float) -> AsyncIterator[None]:
         """Hold one request's place; wait at most ``patience`` seconds for the window."""
-        deadline = self._monotonic() + patience
-        # A place in flight first, so the window records the instant of sending; the wait
-        # for it counts against the same patience.
-        try:
-            async with asyncio.timeout(max(patience, 0.0)):
-                await self._flight.acquire()
-        except TimeoutError:
-            raise TimeoutError from None
-        try:
-            await self._take(deadline)
-            yield
-        finally:
-            self._flight.release()
+        await self._take(self._monotonic() + patience)
+        yield
 
     async def ban(self, retry_after: float, reason: str) -> None:
         until = self._monotonic() + max(retry_after, 0.0)

@@ -155,9 +155,9 @@ class TibberSource:
                 raise ValueError(f"{name} must be finite and not negative, got {value}")
         self._clock = clock or system_clock
         if limiter is None:
-            limiter = Limiter(
-                max_requests, per_seconds, max_in_flight, monotonic=monotonic, sleep=sleep
-            )
+            limiter = Limiter(max_requests, per_seconds, monotonic=monotonic, sleep=sleep)
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
         self._http = Transport(
             token,
             endpoint or ENDPOINT,
@@ -168,6 +168,7 @@ class TibberSource:
             ban=ban,
             down_for=down_for,
             limiter=limiter,
+            max_in_flight=max_in_flight,
             clock=self._clock,
             monotonic=monotonic,
             sleep=sleep,

@@ -18,6 +18,7 @@ when a 503 said so): every call then fails at once.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import logging
@@ -86,6 +87,10 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"non-JSON number {name}")
 
 
+class _Fast(SourceUnavailableError):
+    """A call refused at once because the endpoint is marked down: never retried."""
+
+
 def _reason(err: aiohttp.ClientError) -> Reason | None:
     """Why aiohttp got no answer, from the exception's type and its OS error."""
     if isinstance(err, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
@@ -125,6 +130,7 @@ class Transport:
         ban: float,
         down_for: float,
         limiter: RequestLimiter,
+        max_in_flight: int,
         clock: Clock,
         monotonic: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
@@ -140,6 +146,7 @@ class Transport:
         self.ban = ban
         self.down_for = down_for
         self.limiter = limiter
+        self._flight = asyncio.Semaphore(max_in_flight)
         self._clock = clock
         self._monotonic = monotonic
         self._sleep = sleep
@@ -181,28 +188,39 @@ class Transport:
         attempt = 0
         while True:
             self._check_down(made, attempt)
-            patience = max(budget_end - self._monotonic(), 0.0)
             try:
-                async with self.limiter.slot(patience):
-                    # The wait for a place may have outlasted an outage's start.
-                    self._check_down(made, attempt)
-                    limit = min(self.timeout, end - self._monotonic())
-                    if limit <= 0:
-                        raise TimeoutError
-                    attempt += 1
-                    data = await self._once(document, variables, name, limit)
-                    self._down_until, self._down = 0.0, None
-                    return data
+                # A place in flight first (the requests ahead may hang: at most until the
+                # bound), then the window (at most the budget), so it counts the sending.
+                async with asyncio.timeout(max(end - self._monotonic(), 0.0)):
+                    await self._flight.acquire()
             except TimeoutError:
-                # The place did not come free in time: the API holds the requests in flight.
-                self._gave_up(
-                    SourceUnavailableError(
-                        f"{self.endpoint} did not answer within {self._monotonic() - made:.1f} s",
-                        reason=Reason.TIMEOUT,
-                    ),
-                    made,
-                    attempt,
+                err = SourceUnavailableError(
+                    f"{self.endpoint}: no request could go within "
+                    f"{self._monotonic() - made:.1f} s; the ones ahead did not end",
+                    reason=Reason.TIMEOUT,
                 )
+                self._facts(err, made, attempt)
+                raise err from None
+            try:
+                try:
+                    async with self.limiter.slot(max(budget_end - self._monotonic(), 0.0)):
+                        # The wait for a place may have outlasted an outage's start.
+                        self._check_down(made, attempt)
+                        limit = min(self.timeout, end - self._monotonic())
+                        if limit <= 0:
+                            raise SourceUnavailableError(
+                                f"{self.endpoint} did not answer within "
+                                f"{self._monotonic() - made:.1f} s",
+                                reason=Reason.TIMEOUT,
+                            )
+                        attempt += 1
+                        data = await self._once(document, variables, name, limit)
+                        self._down_until, self._down = 0.0, None
+                        return data
+                finally:
+                    self._flight.release()
+            except _Fast:
+                raise
             except RateLimitedError as err:
                 if not err.own:
                     await self._banned(err)
@@ -231,7 +249,7 @@ class Transport:
         if left <= 0 or self._down is None:
             return
         cause = self._down
-        err = SourceUnavailableError(
+        err = _Fast(
             f"{self.endpoint} is marked down for another {left:.0f} s after: {cause}",
             status=cause.status,
             retry_after=left,
