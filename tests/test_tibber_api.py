@@ -431,3 +431,33 @@ async def test_calls_refused_while_down_do_not_extend_it() -> None:
                     await source.homes()
             assert source.status.down_until == until
             assert r.sim.requests == 1
+
+
+async def test_every_query_sent_with_its_variables_is_valid_against_the_sdl(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from graphql import OperationDefinitionNode
+    from graphql.execution.values import get_variable_values
+
+    from pricepool.sources.tibber._transport import Transport
+
+    sent: list[tuple[str, dict[str, Any]]] = []
+    real = Transport.query
+
+    async def recording(self: Transport, document: str, variables: Any, name: str) -> Any:
+        sent.append((document, dict(variables)))
+        return await real(self, document, variables, name)
+
+    monkeypatch.setattr(Transport, "query", recording)
+    async with rig() as r, r.source() as source:
+        await source.homes()
+        await source.fetch(HOME, Span(oslo(date(2025, 9, 1)), oslo(TODAY, 48)))
+    schema = wire.schema()
+    assert {d for d, _ in sent} == {_queries.HOMES, _queries.HISTORY, _queries.RECENT}
+    for document, variables in sent:
+        parsed = parse(document)
+        assert validate(schema, parsed) == []
+        operation = parsed.definitions[0]
+        assert isinstance(operation, OperationDefinitionNode)
+        coerced = get_variable_values(schema, operation.variable_definitions or [], variables)
+        assert not isinstance(coerced, list), coerced  # a list holds the errors
