@@ -33,7 +33,8 @@ from pricepool._cli.when import (
     parse_within,
 )
 from pricepool.errors import InvalidResponseError, Reason, SourceError
-from pricepool.simulator import Simulator
+from pricepool.model import Span
+from pricepool.simulator import DEFAULT_HOMES, Simulator
 from pricepool.sources.tibber import TibberSource
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -438,3 +439,48 @@ def test_the_simulator_command_lists_the_real_apis_behaviours() -> None:
         "--token-error",
     ):
         assert option in shown
+
+
+async def test_a_failure_says_the_time_it_really_took_and_when_a_back_fill_can_go_on() -> None:
+    """Issue 14/10: "gave up after 5 attempts in 10 s" after about 6 s; "retry in 96 s"."""
+    now = [0.0]
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    sim = Simulator(clock=ManualClock(datetime(2026, 11, 26, 13, tzinfo=UTC)))
+    url = await sim.start()
+    try:
+        sim.faults.status = 503
+        down = await _failure(url, retry_budget=10, sleep=sleep, monotonic=lambda: now[0])
+        assert isinstance(down, SourceError)
+        assert down.elapsed == pytest.approx(sum(sleeps))
+        assert down.elapsed <= 10
+        took = f"{round(sum(sleeps), 1):g} s"
+        assert describe(down, url) == (
+            f"{url} is down (HTTP 503); gave up after {down.attempts} attempts in {took}"
+        )
+        sim.faults.status = None
+        now[0] += 60  # past the down mark
+        async with TibberSource(
+            "a-token-for-tests",
+            endpoint=url,
+            max_requests=2,
+            retry_budget=10,
+            sleep=sleep,
+            monotonic=lambda: now[0],
+        ) as source:
+            await source.homes()
+            now[0] += 100
+            home = HomeInfo(DEFAULT_HOMES[0].id, DEFAULT_HOMES[0].time_zone)
+            await source.fetch(home, Span(T0, T0 + timedelta(days=1)))
+            with pytest.raises(RateLimitedError) as caught:
+                await source.fetch(home, Span(T0 - timedelta(days=9), T0 - timedelta(days=8)))
+        assert describe(caught.value, url) == (
+            "pricepool's own request limit is reached; the next request can go in 200 s, "
+            "a whole back-fill in 5 min"
+        )
+    finally:
+        await sim.stop()
