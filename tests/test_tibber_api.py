@@ -461,3 +461,23 @@ async def test_every_query_sent_with_its_variables_is_valid_against_the_sdl(
         assert isinstance(operation, OperationDefinitionNode)
         coerced = get_variable_values(schema, operation.variable_definitions or [], variables)
         assert not isinstance(coerced, list), coerced  # a list holds the errors
+
+
+async def test_an_outage_of_both_resolutions_is_rechecked_at_the_normal_interval() -> None:
+    async with rig() as r:
+        r.sim.faults.empty_today = True
+        source = r.source()
+        pool = IntervalPool(HOME.id, source, clock=r.clock, recheck=timedelta(minutes=15))
+        async with source:
+            await source.homes()
+            r.sim.reset_counters()
+            for _ in range(3):
+                found = await pool.get_intervals(oslo(TODAY), oslo(TODAY, 24), allow_partial=True)
+                assert found == []
+            assert r.sim.requests == 1
+            r.sim.faults.empty_today = False
+            r.time.pass_(15 * 60)
+            found = await pool.get_intervals(oslo(TODAY), oslo(TODAY, 24))
+            assert len(found) == 96
+            assert r.sim.requests == 2
+            await pool.close()
