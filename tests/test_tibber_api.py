@@ -481,3 +481,28 @@ async def test_an_outage_of_both_resolutions_is_rechecked_at_the_normal_interval
             assert len(found) == 96
             assert r.sim.requests == 2
             await pool.close()
+
+
+class Refusing(Shared):
+    """A limiter whose window is full, saying so without marking the error its own."""
+
+    def slot(self, patience: float) -> AbstractAsyncContextManager[None]:
+        @asynccontextmanager
+        async def refused() -> AsyncIterator[None]:
+            raise RateLimitedError("the shared window is full", 40, clear_after=200)
+            yield
+
+        return refused()
+
+
+async def test_a_limiters_refusal_is_never_taken_for_the_apis_ban() -> None:
+    limiter = Refusing()
+    async with rig() as r:
+        async with r.source(limiter=limiter) as source:
+            with pytest.raises(RateLimitedError) as caught:
+                await source.homes()
+            assert source.status.banned_until is None
+        assert r.sim.requests == 0
+        assert limiter.bans == []
+        assert caught.value.own
+        assert (caught.value.retry_after, caught.value.clear_after) == (40, 200)

@@ -19,6 +19,7 @@ when a 503 said so): every call then fails at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import logging
@@ -203,7 +204,15 @@ class Transport:
                 raise err from None
             try:
                 try:
-                    async with self.limiter.slot(max(budget_end - self._monotonic(), 0.0)):
+                    async with contextlib.AsyncExitStack() as stack:
+                        patience = max(budget_end - self._monotonic(), 0.0)
+                        try:
+                            await stack.enter_async_context(self.limiter.slot(patience))
+                        except RateLimitedError as err:
+                            # Refused before sending, whatever limiter it is: not the API's
+                            # answer, so no ban of our own to record.
+                            err.own = True
+                            raise
                         # The wait for a place may have outlasted an outage's start.
                         self._check_down(made, attempt)
                         limit = min(self.timeout, end - self._monotonic())
