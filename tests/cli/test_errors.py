@@ -63,7 +63,7 @@ def test_rate_limit_says_when_to_retry(serve: Callable[..., Served], store: str)
     result = run("prices", "--home", "Altbau", endpoint=served.endpoint, store=store)
     assert result.exit_code == 1
     assert "rate limited" in result.stderr
-    assert "retry in 120 s" in result.stderr
+    assert "the next request can go in 120 s, a whole back-fill in 5 min" in result.stderr
 
 
 def test_unreachable_api_is_one_line_and_a_traceback_only_with_verbose(

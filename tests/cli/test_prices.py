@@ -242,24 +242,24 @@ def test_quiet_keeps_warnings_but_drops_remarks(
 def test_a_rate_limit_during_a_back_fill_names_what_is_missing(
     serve: Callable[..., Served], store: str
 ) -> None:
-    # 20 requests: the homes, then January to March (6 pages each); April is refused.
+    # 20 requests: the homes, then January to April (5 pages of 672 each); May is refused.
     served = serve(rate_limit=20)
     line = ("prices", "--home", "Fjellstua", "--from", "2026-01-01", "-f", "json")
     result = run(*line, endpoint=served.endpoint, store=store)
     assert result.exit_code == 0, result.output
-    why = f"rate limited by {served.endpoint}; retry in 300 s"
+    why = f"rate limited by {served.endpoint}; the next request can go in 5 min"
     assert result.stderr == (
-        f"warning: prices from 2026-04-01 until 2026-11-28 are missing: {why}\n"
+        f"warning: prices from 2026-05-01 until 2026-11-28 are missing: {why}\n"
     )
     document = json.loads(result.stdout)
     assert document["source_error"] == why
     assert document["missing"] == [
-        {"from": "2026-04-01T00:00:00+02:00", "to": "2026-11-28T00:00:00+01:00"}
+        {"from": "2026-05-01T00:00:00+02:00", "to": "2026-11-28T00:00:00+01:00"}
     ]
     # Oldest first, and no month tried after the refusal.
     assert [r.status for r in served.sim.log].count(429) == 1
     assert document["intervals"][0]["start"] == "2026-01-01T00:00:00+01:00"
-    assert document["intervals"][-1]["end"] == "2026-04-01T00:00:00+02:00"
+    assert document["intervals"][-1]["end"] == "2026-05-01T00:00:00+02:00"
 
 
 def test_a_complete_answer_has_nothing_missing(served: Served, store: str) -> None:

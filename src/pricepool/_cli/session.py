@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -28,6 +27,7 @@ from pricepool import (
     UnknownHomeError,
     system_clock,
 )
+from pricepool.errors import Reason
 
 from .config import (
     TOKEN_ENV,
@@ -397,66 +397,81 @@ class Session:
 
 
 def describe(err: BaseException, endpoint: str) -> str:
-    """One friendly line for a failure; the token is never in it."""
+    """One friendly line for a failure, built from the error's attributes; never the token."""
     if isinstance(err, MissingTokenError):
         return str(err)
     if isinstance(err, AuthenticationError):
         return f"the token was refused by {endpoint}; check --token, {TOKEN_ENV} or {config_path()}"
     if isinstance(err, RateLimitedError):
-        wait = err.retry_after
-        when = f"retry in {math.ceil(wait)} s" if wait else "retry in a few minutes"
-        return f"rate limited by {endpoint}; {when}"
+        return _limited(err, endpoint)
     if isinstance(err, SourceUnavailableError):
-        return _unreachable(str(err), endpoint)
+        return _unreachable(err, endpoint)
     if isinstance(err, InvalidResponseError):
-        text = _without(str(err), endpoint)
-        status = re.match(r"\(HTTP (\d+)\)", text)
-        if status and status.group(1) in ("404", "405"):
-            return f"no GraphQL API at {endpoint} (HTTP {status.group(1)}); check --endpoint"
-        return f"{endpoint} sent an answer pricepool cannot use: {text}"
+        if err.status in (404, 405):
+            return f"no GraphQL API at {endpoint} (HTTP {err.status}); check --endpoint"
+        return f"{endpoint} sent an answer pricepool cannot use: {_without(err, endpoint)}"
     if isinstance(err, UnknownHomeError):
         return f"{err}; `pricepool homes` lists the account's homes"
     return str(err)
 
 
-# What aiohttp and the OS say, in a few words.
-_CAUSES = (
-    (r"Connect call failed|Connection refused|ECONNREFUSED", "connection refused"),
-    (
-        r"Name or service not known|nodename nor servname|No address associated|"
-        r"Temporary failure in name resolution|getaddrinfo failed",
-        "unknown host",
-    ),
-    (r"Network is unreachable|No route to host", "no route to the host"),
-    (r"SSL|certificate", "TLS failed"),
-    (r"ServerDisconnected|Connection reset|closed the connection", "connection closed"),
-    (r"did not answer within ([\d.]+ s)", r"no answer within \1"),
-)
+def _seconds(value: float) -> str:
+    """``96 s``, ``5 min``, ``1 h 10 min``: a wait as people say it."""
+    whole = math.ceil(value)
+    if whole < 300:
+        return f"{whole} s"
+    minutes = math.ceil(whole / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
-def _without(text: str, endpoint: str) -> str:
-    """``text`` without a leading ``endpoint`` (a caller names it once)."""
-    return text[len(endpoint) :].lstrip(" :") if text.startswith(endpoint) else text
+def _limited(err: RateLimitedError, endpoint: str) -> str:
+    """Who refused, and when one request and when a whole back-fill can go again."""
+    wait = err.retry_after
+    clear = err.clear_after
+    if err.banned:
+        who = f"{endpoint} banned this client" + (f" (HTTP {err.status})" if err.status else "")
+        return f"{who}; nothing is sent for {_seconds(wait)}" if wait else who
+    who = "pricepool's own request limit is reached" if err.own else f"rate limited by {endpoint}"
+    if not wait:
+        return f"{who}; retry in a few minutes"
+    line = f"{who}; the next request can go in {_seconds(wait)}"
+    if clear and clear > wait + 1:
+        line += f", a whole back-fill in {_seconds(clear)}"
+    return line
 
 
-def _unreachable(text: str, endpoint: str) -> str:
-    """``cannot reach URL (connection refused); gave up after 5 attempts in 10 s``, or
+# What each transport failure is, in a few words.
+_CAUSES = {
+    Reason.REFUSED: "connection refused",
+    Reason.DNS: "unknown host",
+    Reason.UNREACHABLE: "no route to the host",
+    Reason.TLS: "TLS failed",
+    Reason.RESET: "connection closed",
+}
+
+
+def _without(err: SourceError, endpoint: str) -> str:
+    """The error's words without a leading ``endpoint`` and status (a caller names them)."""
+    text = err.message
+    for lead in (f"{endpoint} (HTTP {err.status})", endpoint):
+        if text.startswith(lead):
+            return text[len(lead) :].lstrip(" :")
+    return text
+
+
+def _unreachable(err: SourceError, endpoint: str) -> str:
+    """``cannot reach URL (connection refused); gave up after 5 attempts in 6.2 s``, or
     ``URL is down (HTTP 503)``."""
-    tries = re.search(r"\(gave up after (\d+) attempts within the ([\d.]+) s retry budget\)", text)
-    detail = text[: tries.start()] if tries else text
-    gave_up = f"; gave up after {tries.group(1)} attempts in {tries.group(2)} s" if tries else ""
-    status = re.match(r"\((HTTP \d+)\)", _without(detail.strip(), endpoint))
-    if status:
-        return f"{endpoint} is down ({status.group(1)}){gave_up}"
-    cause = None
-    for pattern, replace in _CAUSES:
-        found = re.search(pattern, detail)
-        if found:
-            cause = found.expand(replace)
-            break
-    if cause is None:
-        # Unknown: the library's words without the URL and exception class names.
-        cause = re.sub(r"^cannot reach\s*", "", _without(detail.strip(), endpoint))
-        cause = _without(cause, endpoint)
-        cause = re.sub(r"^[A-Z]\w*(Error|Exception):\s*", "", cause).strip() or "no answer"
+    gave_up = ""
+    if err.attempts and err.attempts > 1 and err.elapsed is not None:
+        gave_up = f"; gave up after {err.attempts} attempts in {round(err.elapsed, 1):g} s"
+    if err.status is not None:
+        return f"{endpoint} is down (HTTP {err.status}){gave_up}"
+    if err.reason is Reason.TIMEOUT:
+        took = f" within {round(err.elapsed, 1):g} s" if err.elapsed and not gave_up else ""
+        cause = f"no answer{took}"
+    elif err.reason is not None:
+        cause = _CAUSES[err.reason]
+    else:
+        cause = "no answer"
     return f"cannot reach {endpoint} ({cause}){gave_up}"
