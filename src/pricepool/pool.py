@@ -444,6 +444,11 @@ class IntervalPool:
         tz = self._home.tz
         return self._publication.horizon(self._clock(), tz)
 
+    @property
+    def publication(self) -> Publication:
+        """The calendar this pool expects prices by."""
+        return self._publication
+
     def coverage(self) -> tuple[list[Span], list[Pending]]:
         """The answered spans and the pending ones, oldest first."""
         answered = [Span.from_seconds(lo, hi) for lo, hi in self._coverage]

@@ -318,11 +318,7 @@ class Session:
     async def _open(self, home_id: str) -> IntervalPool:
         pool = self._pools.get(home_id)
         if pool is None:
-            from .publication import PUBLISH_AT  # with the tables: not for cache commands
-
-            pool = IntervalPool(
-                home_id, self.source, store=self.store, clock=self.clock, publish_at=PUBLISH_AT
-            )
+            pool = IntervalPool(home_id, self.source, store=self.store, clock=self.clock)
             self._pools[home_id] = pool
             await pool.open()
         if pool.home is None:

@@ -14,6 +14,7 @@ from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
+from ..publication import PUBLISH_AT
 from ._app import CURSORS, TOKEN_ERRORS, serve
 from ._faults import Faults
 
@@ -28,7 +29,7 @@ def parser() -> argparse.ArgumentParser:
     found.add_argument("--host", default="127.0.0.1")
     found.add_argument("--port", type=int, default=8080, help="0: any free port")
     found.add_argument("--token", default=None, help="require this bearer token")
-    found.add_argument("--publish-hour", type=int, default=13)
+    found.add_argument("--publish-hour", type=int, default=PUBLISH_AT.hour)
     found.add_argument("--publish-delay", type=float, default=0.0, help="minutes")
     found.add_argument("--rate-limit", type=int, default=100, help="requests per window")
     found.add_argument("--rate-window", type=float, default=300.0, help="seconds")

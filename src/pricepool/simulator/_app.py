@@ -32,6 +32,7 @@ from graphql import (
 
 from ..clock import Clock, local_midnight, system_clock
 from ..model import zone
+from ..publication import PUBLISH_AT
 from ._faults import Faults, SimRequest
 from ._homes import DEFAULT_HOMES, SimHome
 from ._prices import QUARTER_HOURLY, forward, published_through
@@ -177,7 +178,7 @@ class Simulator:
         homes: Sequence[SimHome] | None = None,
         clock: Clock | None = None,
         token: str | None = None,
-        publish_hour: int = 13,
+        publish_hour: int = PUBLISH_AT.hour,
         publish_delay: timedelta = timedelta(0),
         rate_limit: int = 100,
         rate_window: float = 300.0,
@@ -524,7 +525,7 @@ async def serve(
     token: str | None = None,
     homes: Sequence[SimHome] | None = None,
     clock: Clock | None = None,
-    publish_hour: int = 13,
+    publish_hour: int = PUBLISH_AT.hour,
     publish_delay: timedelta = timedelta(0),
     rate_limit: int = 100,
     rate_window: float = 300.0,

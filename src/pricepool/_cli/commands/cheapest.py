@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pricepool.publication import PUBLISH_AT
+
 from ..options import (
     Endpoint,
     HomeOpt,
@@ -34,7 +36,8 @@ def register(app: typer.Typer) -> None:
         cls=Command,
         help="The cheapest contiguous window of --duration (its time-weighted average, over "
         "intervals of any length, never across a gap), or with --slots the N cheapest separate "
-        "intervals. Prices not published yet (a day's come at 13:00 home time the day before) "
+        "intervals. Prices not published yet (a day's come at "
+        f"{PUBLISH_AT:%H:%M} home time the day before) "
         "are named on stderr; when nothing fits because of them, exit 1.\n\n"
         "--format json prints {version, home, currency, from, to, source_error, missing, "
         "unpublished, duration_minutes, window: {start, end, average}} or {..., slots: "

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pricepool.publication import PUBLISH_AT
+
 from ..options import (
     Endpoint,
     Format,
@@ -44,7 +46,8 @@ HELP = "\n\n".join(
         "start,end,total,energy,tax,level,currency. Times carry the home's UTC offset; a price "
         "part the API did not give is null (JSON) or empty (CSV). With --hourly both hold "
         "hourly averages.",
-        "Prices for a day come out at 13:00 home time the day before: the part of the range "
+        f"Prices for a day come out at {PUBLISH_AT:%H:%M} home time the day before: "
+        "the part of the range "
         "not published yet is left out and named in one line on stderr (exit 0). When the API "
         "fails (unreachable, rate limited), the cached prices are shown and a warning names the "
         "missing part (exit 0; in JSON: missing); with nothing cached, exit 1.",

@@ -43,9 +43,10 @@ query PricepoolHistory(
 """
 
 # One request for the day before yesterday through tomorrow: the range holds the two past
-# days, priceInfo holds today and (from about 13:00) tomorrow. ``hourly`` is the fallback for
-# an outage of the quarter-hourly prices (seen in May 2026: today and tomorrow empty while
-# the hourly ones were there); it rides along so that the fallback costs no request.
+# days, priceInfo holds today and (once published, about midday) tomorrow. ``hourly`` is
+# the fallback for an outage of the quarter-hourly prices (seen in May 2026: today and
+# tomorrow empty while the hourly ones were there); it rides along so that the fallback
+# costs no request.
 RECENT = """
 query PricepoolRecent($homeId: ID!, $first: Int!, $after: String!) {
   viewer {
