@@ -21,6 +21,7 @@ SECTIONS = {
     "stores": "bench.stores",
     "economy": "bench.economy",
     "concurrency": "bench.concurrency",
+    "startup": "bench.startup",
 }
 TITLES = {
     "lookup": "Cached lookup",
@@ -29,6 +30,7 @@ TITLES = {
     "stores": "Stores",
     "economy": "API economy (simulator)",
     "concurrency": "Concurrency",
+    "startup": "Command startup",
 }
 
 

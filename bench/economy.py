@@ -1,4 +1,5 @@
-"""API economy: HTTP requests three consumers cost over 30 simulated days, beside a bound.
+"""API economy: HTTP requests three consumers cost over 30 simulated days, beside a bound,
+and what a year of history costs to back-fill (quarter-hourly and hourly).
 
 Each consumer gets its own simulator, TibberSource and pool, and polls every 15 minutes
 of a ManualClock that jumps from poll to poll (no real waiting).
@@ -25,6 +26,15 @@ MONTHS = 12
 # Starts at local midnight and crosses the spring DST change (2026-03-29) on purpose.
 FIRST_DAY = date(2026, 3, 16)
 QUARTERS_FROM = date(2025, 10, 1)
+# The schema's page caps (issue 10); pricepool asked pages of 500 quarter-hours before.
+CAP = {"QUARTER_HOURLY": 672, "HOURLY": 744}
+OLD_PAGE = 500
+# A year of each resolution, both wholly history at NOW_BACKFILL.
+YEARS = {
+    "quarter-hourly": (date(2025, 10, 1), date(2026, 10, 1)),
+    "hourly": (date(2024, 10, 1), date(2025, 10, 1)),
+}
+NOW_BACKFILL = date(2026, 11, 2)
 
 
 Poll = Callable[[IntervalPool, datetime], Awaitable[None]]
@@ -63,9 +73,9 @@ async def run(cfg: Config) -> list[Row]:
         bound = 1 + days_new
         how = f"1 first + {days_new} publications read"
         if key == "history":
-            pages = reader.pages(done.page_limit)
+            pages = reader.pages()
             bound += pages
-            how += f" + {pages} history pages (⌈nodes/{done.page_limit}⌉ per month)"
+            how += f" + {pages} history pages (⌈nodes/page cap⌉ per month)"
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(done.kinds.items()))
         failed = f"; {done.failures} failed polls" if done.failures else ""
         rows.append(
@@ -79,6 +89,43 @@ async def run(cfg: Config) -> list[Row]:
                 note=f"bound = {how}; made: {kinds}{failed}",
             )
         )
+    rows += await _backfills(sim_mod, tibber, home, tz)
+    return rows
+
+
+async def _backfills(sim_mod: Any, tibber: Any, home: Any, tz: Any) -> list[Row]:
+    """Requests one ``get_intervals`` over a year of history costs, beside the least."""
+    rows = []
+    for name, (first, end) in YEARS.items():
+        lo, hi = local_midnight(first, tz), local_midnight(end, tz)
+        clock = ManualClock(local_midnight(NOW_BACKFILL, tz))
+        async with sim_mod.Simulator(clock=clock) as sim:
+            source = tibber.TibberSource(
+                "bench-token", endpoint=sim.endpoint, clock=clock, max_requests=1_000_000
+            )
+            pool = IntervalPool(home.id, source, clock=clock)
+            try:
+                await pool.get_intervals(lo, hi)
+            finally:
+                await pool.close()
+                await source.close()
+            made = sum(1 for r in sim.log if _kind(r.fields) == "history")
+        nodes = _slots(lo, hi, tz)
+        kind = "QUARTER_HOURLY" if first >= QUARTERS_FROM else "HOURLY"
+        least = math.ceil(nodes / CAP[kind])
+        before = math.ceil(nodes / OLD_PAGE)
+        rows.append(
+            Row(
+                f"economy.backfill.{name.split('-')[0]}",
+                f"back-fill a year of {name} history ({nodes:,} nodes)",
+                made,
+                "requests",
+                f"least {least}",
+                "ok" if made <= least else f"+{made - least}",
+                note=f"before issue 10: {before} (pages of {OLD_PAGE}, always QUARTER_HOURLY); "
+                f"now pages of {CAP[kind]} ({kind})",
+            )
+        )
     return rows
 
 
@@ -87,7 +134,6 @@ class _Done:
     requests: int
     kinds: dict[str, int]
     failures: int
-    page_limit: int
 
 
 async def _simulate(
@@ -116,7 +162,7 @@ async def _simulate(
         for request in sim.log:
             kind = _kind(request.fields)
             kinds[kind] = kinds.get(kind, 0) + 1
-        return _Done(sim.requests, kinds, failures, sim.page_limit)
+        return _Done(sim.requests, kinds, failures)
 
 
 def _kind(fields: frozenset[str]) -> str:
@@ -177,9 +223,16 @@ class _History:
             self.read += 1
             await pool.get_intervals(lo, hi)
 
-    def pages(self, limit: int) -> int:
-        """Least history requests for the months: each month's slots over the page limit."""
-        return sum(math.ceil(_slots(lo, hi, self.tz) / limit) for lo, hi in self.months)
+    def pages(self) -> int:
+        """Least history requests for the months: each month's slots over its page cap."""
+        return sum(
+            math.ceil(_slots(lo, hi, self.tz) / CAP[_kind_of(lo, self.tz)])
+            for lo, hi in self.months
+        )
+
+
+def _kind_of(instant: datetime, tz: Any) -> str:
+    return "QUARTER_HOURLY" if instant.astimezone(tz).date() >= QUARTERS_FROM else "HOURLY"
 
 
 def _slots(lo: datetime, hi: datetime, tz: Any) -> int:

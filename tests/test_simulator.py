@@ -7,6 +7,11 @@ import base64
 import itertools
 import json
 import math
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -682,12 +687,14 @@ async def test_log_records_price_fields_and_counters_reset(
     await client.range(last=5)
     await client.post("{ viewer { homes { id } } }", token=None)
     assert sim.requests == 4
-    assert sim.log == [
+    assert [SimRequest(r.at, r.status, r.fields) for r in sim.log] == [
         SimRequest(START, 200, frozenset({"homes"})),
         SimRequest(START, 200, frozenset({"priceInfo"})),
         SimRequest(START, 200, frozenset({"priceInfoRange"})),
         SimRequest(START, 401, frozenset({"homes"})),
     ]
+    assert sim.log[0].variables is None
+    assert sim.log[1].variables == {"id": OSLO.id, "res": "QUARTER_HOURLY"}
     combined = """query($id: ID!) { viewer { home(id: $id) { currentSubscription {
         priceInfoRange(resolution: QUARTER_HOURLY, last: 2) { nodes { total } }
         ...P } } } }
@@ -695,7 +702,10 @@ async def test_log_records_price_fields_and_counters_reset(
     clock.advance(60)
     await client.post(combined, {"id": OSLO.id})
     assert sim.log[-1] == SimRequest(
-        START + timedelta(seconds=60), 200, frozenset({"priceInfo", "priceInfoRange"})
+        START + timedelta(seconds=60),
+        200,
+        frozenset({"priceInfo", "priceInfoRange"}),
+        {"id": OSLO.id},
     )
     sim.reset_counters()
     assert sim.requests == 0
@@ -789,3 +799,70 @@ async def test_answers_change_within_a_quarter_hour_when_they_should(
         status, body, _ = await client.post(PRICES, {"id": OSLO.id, "res": "HOURLY"})
         assert status == 200
         assert body["data"]["viewer"]["home"]["currentSubscription"] is None
+
+
+# -- the process -------------------------------------------------------------------------
+
+
+def _start_process(*args: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pricepool.simulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    assert "serving Tibber's API at http://127.0.0.1:" in first, first
+    return process, first.rsplit(" ", 1)[-1].strip()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_the_process_stops_cleanly_on_each_signal(sig: signal.Signals) -> None:
+    process, _ = _start_process()
+    try:
+        process.send_signal(sig)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 128 + sig.value
+    assert err.strip() == f"pricepool simulator stopped by {sig.name}"
+
+
+def test_the_process_takes_the_real_apis_behaviours_as_options() -> None:
+    process, endpoint = _start_process("--ban", "600", "--rate-limit", "1", "--token-error", "exp")
+    try:
+        headers = {"Authorization": "Bearer x", "Content-Type": "application/json"}
+        query = json.dumps({"query": "{ viewer { homes { id } } }"}).encode()
+        first = urllib.request.urlopen(urllib.request.Request(endpoint, query, headers), timeout=10)
+        error = json.loads(first.read())["errors"][0]
+        assert '"exp" claim' in error["message"]
+        assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+        with pytest.raises(urllib.error.HTTPError) as banned:
+            urllib.request.urlopen(urllib.request.Request(endpoint, query, headers), timeout=10)
+        assert banned.value.code == 429
+        assert banned.value.headers.get_content_type() == "text/plain"
+        assert banned.value.headers.get("Retry-After") is None
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+
+
+def test_the_help_lists_every_behaviour() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "pricepool.simulator", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for option in (
+        "--ban",
+        "--page-limit",
+        "--cursors",
+        "--inclusive-after",
+        "--quarter-outage",
+        "--null-range",
+        "--token-error",
+    ):
+        assert option in shown

@@ -14,7 +14,6 @@ asks for 20-60 s, so set it to 60 for a longer soak).
 from __future__ import annotations
 
 import asyncio
-from bisect import bisect_left
 import contextlib
 import os
 import random
@@ -23,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path

@@ -86,9 +86,38 @@ class Rig:
             assert i.length == timedelta(minutes=15 if quarter else 60)
 
 
+# Every test here runs against each way the API may page: what an edge's cursor names,
+# whether ``after`` includes the instant it names, and the schema's caps or pages of 200
+# (the recent window, 2 days, still fits one page: tests count its requests).
+APIS = [
+    {"cursors": cursors, "inclusive_after": inclusive, "page_limit": cap}
+    for cursors in ("start", "end")
+    for inclusive in (False, True)
+    for cap in (None, 200)
+]
+_api: dict[str, Any] = {}
+
+
+@pytest.fixture(
+    autouse=True,
+    params=APIS,
+    ids=[
+        f"{a['cursors']}-{'incl' if a['inclusive_after'] else 'excl'}-{a['page_limit']}"
+        for a in APIS
+    ],
+)
+def api(request: pytest.FixtureRequest) -> Any:
+    _api.clear()
+    _api.update(request.param)
+    return request.param
+
+
 async def rig(now: datetime, **kwargs: Any) -> AsyncIterator[Rig]:
     clock = ManualClock(now)
-    async with Simulator(clock=clock, **kwargs) as sim:
+    options = {**_api, **kwargs}
+    if _api.get("page_limit") and kwargs.get("page_limit"):
+        options["page_limit"] = min(_api["page_limit"], kwargs["page_limit"])
+    async with Simulator(clock=clock, **options) as sim:
         yield Rig(sim, clock)
 
 
@@ -241,11 +270,13 @@ async def test_recent_window_when_a_page_is_short(morning: Rig) -> None:
     morning.check(result)
 
 
-async def test_span_over_history_and_recent_days(morning: Rig) -> None:
+async def test_span_over_history_and_recent_days(morning: Rig, api: dict[str, Any]) -> None:
     async with morning.source() as src:
         result = await src.fetch(HOME, Span(oslo(date(2025, 11, 4), 3), oslo(date(2025, 11, 10))))
-        assert src.requests == 2
-    assert [r.fields for r in morning.sim.log] == [{"priceInfoRange"}, BOTH]
+        # Four days of history: 384 quarter-hours, one page of 672 or two of 200.
+        pages = 1 if api["page_limit"] is None else 2
+        assert src.requests == pages + 1
+    assert [r.fields for r in morning.sim.log] == [{"priceInfoRange"}] * pages + [BOTH]
     assert result.answered == Span(oslo(date(2025, 11, 4)), oslo(date(2025, 11, 11)))
     assert result.pending == days(date(2025, 11, 11), 1)
     morning.check(result)
@@ -271,12 +302,14 @@ async def test_fresher_home_info_comes_back(morning: Rig) -> None:
         assert await src.home(HOME.id) == HOME
 
 
-async def test_empty_today_answers_only_the_past_days(morning: Rig) -> None:
+async def test_empty_today_answers_the_past_days_and_today_is_pending(morning: Rig) -> None:
     morning.sim.faults.empty_today = True
     async with morning.source() as src:
         result = await src.fetch(HOME, days(date(2025, 11, 10), 1))
     assert result.answered == Span(oslo(date(2025, 11, 8)), oslo(date(2025, 11, 10)))
-    assert result.pending is None
+    # Not "unanswered": nothing is out yet, so the pool asks again at its usual interval.
+    assert result.pending == days(date(2025, 11, 10), 2)
+    assert result.retry_at is None
     morning.check(result)
 
 
@@ -288,7 +321,8 @@ async def test_null_subscription_answers_nothing(morning: Rig) -> None:
     for result in (recent, old):
         assert result.answered is None
         assert result.intervals == []
-        assert result.pending is None
+    assert recent.pending == days(date(2025, 11, 10), 2)
+    assert old.pending is None
 
 
 @pytest.mark.parametrize(
@@ -333,10 +367,13 @@ async def test_transient_failures_are_retried(morning: Rig) -> None:
     morning.check(result)
 
 
-async def test_429_waits_its_retry_after() -> None:
+async def test_429_is_not_retried_and_the_next_call_waits_its_retry_after() -> None:
     async for r in rig(oslo(date(2025, 11, 10), 10), rate_limit=1, rate_window=6):
         async with r.source() as src:
             await src.homes()
+            with pytest.raises(RateLimitedError) as caught:
+                await src.fetch(HOME, days(date(2025, 3, 1), 1))
+            assert caught.value.retry_after == 6
             result = await src.fetch(HOME, days(date(2025, 3, 1), 1))
             assert src.requests == 3
         assert [x.status for x in r.sim.log] == [200, 429, 200]
@@ -422,7 +459,7 @@ async def test_when_every_fetch_is_cancelled_the_next_one_asks_again(morning: Ri
 
 async def test_a_failed_shared_request_fails_every_fetch_and_is_not_kept(morning: Rig) -> None:
     morning.sim.faults.status = 500
-    async with morning.source(retry_budget=0) as src:
+    async with morning.source(retry_budget=0, down_for=0) as src:
         outcomes = await asyncio.gather(
             *(src.fetch(HOME, days(d, 1)) for d in RECENT_DAYS), return_exceptions=True
         )

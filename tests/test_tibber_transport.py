@@ -208,22 +208,65 @@ async def test_unauthenticated_graphql_error_is_authentication_error(
         assert src.requests == 1
 
 
-async def test_429_is_retried_after_its_retry_after(serve: Any, clock: Time) -> None:
+async def test_429_is_a_ban_never_retried_and_holds_every_request(serve: Any, clock: Time) -> None:
     server = await serve(
         body({"errors": [{"message": "slow"}]}, status=429, headers={"Retry-After": "7"}),
         body(HOMES_BODY),
     )
-    async with source(server.url, clock) as src:
+    async with source(server.url, clock, retry_budget=30) as src:
+        with pytest.raises(RateLimitedError) as caught:
+            await src.homes()
+        assert src.requests == 1
+        assert src.status.banned_until == NOW + timedelta(seconds=7)
+        # The next call waits the ban out inside its budget, then goes.
         assert len(await src.homes()) == 2
         assert src.requests == 2
+    err = caught.value
+    assert (err.retry_after, err.banned, err.status, err.attempts) == (7.0, False, 429, 1)
+    assert err.clear_after == 300
+    assert err.endpoint == server.url
     assert clock.sleeps == [7.0]
+
+
+async def test_429_without_retry_after_bans_for_ten_minutes(serve: Any, clock: Time) -> None:
+    ban = raw(
+        "Too many requests. Your IP is now temporarily banned for calling API for a few minutes.",
+        429,
+        "text/plain",
+    )
+    server = await serve(ban, body(HOMES_BODY))
+    async with source(server.url, clock, retry_budget=30) as src:
+        with pytest.raises(RateLimitedError) as caught:
+            await src.homes()
+        assert caught.value.retry_after == 600
+        assert caught.value.banned
+        # Inside the ban nothing goes out: the caller's budget is shorter than the ban.
+        with pytest.raises(RateLimitedError) as again:
+            await src.homes()
+        assert src.requests == 1
+        assert again.value.banned
+        assert again.value.retry_after == pytest.approx(600)
+        clock.now += 600
+        assert len(await src.homes()) == 2
+    assert clock.sleeps == []
+
+
+async def test_the_ban_length_is_configurable(serve: Any, clock: Time) -> None:
+    server = await serve(raw("Too many requests.", 429, "text/plain"))
+    async with source(server.url, clock, ban=60) as src:
+        with pytest.raises(RateLimitedError) as caught:
+            await src.homes()
+    assert caught.value.retry_after == 60
 
 
 async def test_429_retry_after_from_extensions(serve: Any, clock: Time) -> None:
     limited = {"errors": [{"message": "slow", "extensions": {"retryAfter": 3}}]}
     server = await serve(body(limited, status=429), body(HOMES_BODY))
     async with source(server.url, clock) as src:
+        with pytest.raises(RateLimitedError) as caught:
+            await src.homes()
         await src.homes()
+    assert caught.value.retry_after == 3
     assert clock.sleeps == [3.0]
 
 
@@ -272,8 +315,11 @@ async def test_5xx_gives_up_when_the_budget_is_spent(serve: Any, clock: Time) ->
             await src.homes()
         assert src.requests == len(clock.sleeps) + 1 > 2
     assert sum(clock.sleeps) <= 10
-    assert server.url in str(caught.value)
-    assert "retry budget" in str(caught.value)
+    err = caught.value
+    assert (err.endpoint, err.status, err.attempts) == (server.url, 500, src.requests)
+    # The time it took, as it was: the sleeps (the requests took no fake time).
+    assert err.elapsed == pytest.approx(sum(clock.sleeps))
+    assert f"gave up after {err.attempts} attempts in {err.elapsed:.1f} s" in str(err)
 
 
 async def test_no_budget_means_no_retry(serve: Any, clock: Time) -> None:
@@ -447,15 +493,15 @@ async def test_the_token_never_shows(
     server = await serve(
         body({}, 401),
         gql_error("UNAUTHENTICATED", f"token {TOKEN} expired"),
-        body({}, 429, {"Retry-After": "999"}),
         raw("down", 500, "text/plain"),
         raw(f"<html>{TOKEN}</html>", 200, "text/html"),
         body(echo),
         gql_error(None, TOKEN),
         body({"data": None}),
+        body({}, 429, {"Retry-After": "999"}),  # last: a ban holds every later request
     )
     errors: list[SourceError] = []
-    async with source(server.url, clock, retry_budget=0) as src:
+    async with source(server.url, clock, retry_budget=0, down_for=0) as src:
         for _ in range(8):
             with pytest.raises(SourceError) as caught:
                 await src.homes()

@@ -14,13 +14,45 @@ from .errors import (
     UnknownHomeError,
 )
 from .model import Group, HomeInfo, Pending, PriceInterval, PriceLevel, Span
-from .pool import IntervalPool, PoolStats
 from .publication import PUBLISH_AT, Publication
-from .sources.base import FetchResult, PriceSource
-from .sources.tibber import TibberSource
-from .storage import JsonFileStore, Snapshot, SqliteStore, Store, import_ha
 
 __version__ = "0.1.0"
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .pool import IntervalPool, PoolStats
+    from .sources.base import FetchResult, PriceSource
+    from .sources.tibber import TibberSource
+    from .storage import JsonFileStore, PostgresStore, Snapshot, SqliteStore, Store, import_ha
+
+# Imported when first named: the Tibber source pulls in aiohttp (~0.2 s), the pool and the
+# stores asyncio and sqlite3, so that a program that needs none of them (``pricepool
+# --help``) starts fast.
+_LAZY = {
+    "IntervalPool": ".pool",
+    "PoolStats": ".pool",
+    "FetchResult": ".sources.base",
+    "PriceSource": ".sources.base",
+    "TibberSource": ".sources.tibber",
+    "JsonFileStore": ".storage",
+    "PostgresStore": ".storage",
+    "Snapshot": ".storage",
+    "SqliteStore": ".storage",
+    "Store": ".storage",
+    "import_ha": ".storage",
+}
+
+
+def __getattr__(name: str) -> object:
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(where, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "PUBLISH_AT",
@@ -39,6 +71,7 @@ __all__ = [
     "ManualClock",
     "Pending",
     "PoolStats",
+    "PostgresStore",
     "PriceInterval",
     "PriceLevel",
     "PricePoolError",

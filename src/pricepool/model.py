@@ -6,35 +6,21 @@ import math
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import InvalidResponseError
-
 __all__ = [
-    "QUARTER_HOURS_FROM",
     "Group",
     "HomeInfo",
     "Pending",
     "PriceInterval",
     "PriceLevel",
     "Span",
-    "node_start",
-    "slot_length",
     "zone",
 ]
-
-
-QUARTER_HOURS_FROM = date(2025, 10, 1)
-"""The first delivery day of 15-minute day-ahead prices; hourly before (home-local days)."""
-
-
-def slot_length(day: date) -> timedelta:
-    """How long the market's price slots are on the local ``day``."""
-    return _QUARTER if day >= QUARTER_HOURS_FROM else _HOUR
 
 
 class PriceLevel(StrEnum):
@@ -55,9 +41,6 @@ def zone(name: str) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise ValueError(f"unknown time zone {name!r}") from err
 
-
-_QUARTER = timedelta(minutes=15)
-_HOUR = timedelta(hours=1)
 
 # Durations are shared objects so that a held interval pays 8 bytes for its length.
 _DURATIONS: dict[int, timedelta] = {}
@@ -84,20 +67,6 @@ def _finite(name: str, value: Any, *, optional: bool = False) -> float:
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return number
-
-
-def node_start(node: Mapping[str, Any]) -> datetime:
-    """The aware ``startsAt`` of a Tibber price node; InvalidResponseError when it has none."""
-    raw = node.get("startsAt")
-    if not isinstance(raw, str):
-        raise InvalidResponseError(f"price node without a valid startsAt: {raw!r}")
-    try:
-        start = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as err:
-        raise InvalidResponseError(f"price node with an invalid startsAt: {raw!r}") from err
-    if start.tzinfo is None:
-        raise InvalidResponseError(f"price node startsAt without an offset: {raw!r}")
-    return start
 
 
 class PriceInterval:
@@ -275,40 +244,16 @@ class PriceInterval:
         length: timedelta,
         currency: str | None = None,
     ) -> PriceInterval:
-        """An interval from a Tibber ``Price`` node (``startsAt``, ``total``, …).
+        """An interval from a Tibber ``Price`` node; see ``sources.tibber.wire.interval``."""
+        from .sources.tibber.wire import interval  # the wire format has one owner
 
-        Raises InvalidResponseError naming the field when the node cannot be trusted.
-        """
-        raw = node.get("startsAt")
-        start = node_start(node).astimezone(tz)
-        level = node.get("level")
-        if level is not None and level not in PriceLevel.__members__:
-            raise InvalidResponseError(f"price node at {raw} with an unknown level {level!r}")
-        try:
-            return cls(
-                start,
-                # In UTC: wall-clock addition is wrong in the autumn night's repeated hour.
-                (start.astimezone(UTC) + length).astimezone(tz),
-                node.get("total"),  # type: ignore[arg-type]
-                node.get("energy"),
-                node.get("tax"),
-                level,
-                node.get("currency") or currency,
-            )
-        except ValueError as err:
-            raise InvalidResponseError(f"price node at {raw}: {err}") from err
+        return interval(node, tz=tz, length=length, currency=currency)
 
     def to_node(self) -> dict[str, Any]:
-        """This interval as a Tibber ``Price`` node, ``startsAt`` with its offset."""
-        start = self.start
-        return {
-            "startsAt": start.isoformat(timespec="milliseconds"),
-            "total": self.total,
-            "energy": None if math.isnan(self.energy) else self.energy,
-            "tax": None if math.isnan(self.tax) else self.tax,
-            "level": self.level.value if self.level else None,
-            "currency": self.currency,
-        }
+        """This interval as a Tibber ``Price`` node; see ``sources.tibber.wire.node_of``."""
+        from .sources.tibber.wire import node_of
+
+        return node_of(self)
 
 
 @dataclass(frozen=True, slots=True)

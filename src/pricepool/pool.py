@@ -37,6 +37,7 @@ from .retention import Retention
 from .sources.base import FetchResult, PriceSource
 from .spans import Edge, subtract, union
 from .storage.base import Snapshot, Store
+from .storage.claims import Claims
 from .storage.delayed import DelayedSave
 from .timeline import Timeline, key, key_end, ordered
 
@@ -445,6 +446,11 @@ class IntervalPool:
         tz = self._home.tz
         return self._publication.horizon(self._clock(), tz)
 
+    @property
+    def publication(self) -> Publication:
+        """The calendar this pool expects prices by."""
+        return self._publication
+
     def coverage(self) -> tuple[list[Span], list[Pending]]:
         """The answered spans and the pending ones, oldest first."""
         answered = [Span.from_seconds(lo, hi) for lo, hi in self._coverage]
@@ -620,10 +626,8 @@ class IntervalPool:
         lo, hi = flight.start, flight.end
         home = self._home
         assert home is not None
-        self._calls += 1
         try:
-            result = await self._source.fetch(home, Span.from_seconds(lo, hi))
-            flight.group = self._apply(result, lo, hi, home)
+            flight.group = await self._ask(home, lo, hi)
         except SourceError as err:
             self._remember(err)
             if whole(err):
@@ -635,6 +639,28 @@ class IntervalPool:
                 self._coverage.fail(lo, hi, until, err)
             raise
         self._backoff.succeeded()
+
+    async def _ask(self, home: HomeInfo, lo: int, hi: int) -> int | None:
+        """Fetch and merge ``[lo, hi)``. A store that claims spans (PostgreSQL) lets one
+        process ask the source; the others take what it saved, without a call."""
+        if not isinstance(self._store, Claims):
+            self._calls += 1
+            result = await self._source.fetch(home, Span.from_seconds(lo, hi))
+            return self._apply(result, lo, hi, home)
+        group = None
+        async with self._store.claim(home.id, Span.from_seconds(lo, hi)) as known:
+            gaps = [(lo, hi)]
+            if known is not None:
+                group = self._take(known, (lo, hi))
+                gaps = subtract(lo, hi, [s.seconds for s in known.coverage])
+            for a, b in gaps:
+                self._calls += 1
+                result = await self._source.fetch(home, Span.from_seconds(a, b))
+                group = self._apply(result, a, b, home)
+            if gaps:
+                # Saved before the claim ends: a waiting process reads it instead of asking.
+                await self._saver.flush()
+        return group
 
     def _failed(self, error: SourceError) -> None:
         """Count a failed call of the whole source and keep the source quiet for a while."""
@@ -654,7 +680,13 @@ class IntervalPool:
         kept = self._traces.get(id(error))
         raise error.with_traceback(kept[1] if kept is not None else None)
 
-    def _apply(self, result: FetchResult, lo: int, hi: int, home: HomeInfo) -> int | None:
+    def _apply(
+        self,
+        result: FetchResult,
+        lo: int,
+        hi: int,
+        home: HomeInfo,
+    ) -> int | None:
         """Validate the whole answer, then merge it; nothing is kept from a bad one.
 
         Returns the new fetch group, if the answer held intervals.
@@ -784,49 +816,62 @@ class IntervalPool:
                 self._evicted = evicted + self._evicted
                 raise
         delta = await self._store.save(self.snapshot())
-        if delta is not None:
-            self._absorb(delta)
+        if delta is not None and delta.home.id == self.home_id:
+            self._take(delta)
+            self._enforce()
 
-    def _absorb(self, delta: Snapshot) -> None:
-        """Take in fetches another writer stored: per span the newer fetch wins, as when
-        this pool fetches; only stretches the delta holds intervals for are replaced, so
-        nothing this pool holds is emptied. Answered and pending spans are added."""
-        if delta.home.id != self.home_id or self._home is None:
-            return
+    def _take(self, known: Snapshot, within: Edge | None = None) -> int | None:
+        """Take in what another process stored (what a save returned, or the part of a
+        claimed span ``within`` the store already held), without a call.
+
+        Each fetch keeps its own fetch time, so per span the newer fetch wins as when
+        this pool fetches; only stretches the snapshot holds intervals for are replaced,
+        so nothing this pool holds is emptied. Answered and pending spans are added.
+        Returns the last group made.
+        """
+        if self._home is None:
+            return None
         tz = self._home.tz
         held = {(g.fetched_at, g.span) for g in self._timeline.groups}
-        for group in sorted(delta.groups, key=lambda g: g.fetched_at):
-            if (group.fetched_at, group.span) in held:
+        group = None
+        for fetch in sorted(known.groups, key=lambda g: g.fetched_at):
+            if (fetch.fetched_at, fetch.span) in held:
                 continue
-            lo, hi = group.span.seconds
+            lo, hi = fetch.span.seconds
             newer = union(
                 g.span.seconds
                 for g in self._timeline.groups
-                if g.fetched_at > group.fetched_at
-                and g.span.start < group.span.end
-                and group.span.start < g.span.end
+                if g.fetched_at > fetch.fetched_at
+                and g.span.start < fetch.span.end
+                and fetch.span.start < g.span.end
             )
-            members = [i.in_zone(tz) for i in delta.members(group.id)]
+            members = [i.in_zone(tz) for i in known.members(fetch.id)]
             for a, b in subtract(lo, hi, newer):
+                if within is not None:
+                    a, b = max(a, within[0]), min(b, within[1])
                 run: list[PriceInterval] = []
                 for item in members:
                     if not a <= key(item) < b:
                         continue
                     if run and key(item) != key_end(run[-1]):
-                        self._take(run, group.fetched_at)
+                        group = self._run(run, fetch.fetched_at) or group
                         run = []
                     run.append(item)
                 if run:
-                    self._take(run, group.fetched_at)
-        for span in delta.coverage:
-            self._coverage.record(*span.seconds)
+                    group = self._run(run, fetch.fetched_at) or group
+        for span in known.coverage:
+            a, b = span.seconds
+            if within is not None:
+                a, b = max(a, within[0]), min(b, within[1])
+            self._coverage.record(a, b)
         busy = union((lo, hi) for lo, hi, _ in self._coverage.pending)
-        for wait in delta.pending:
+        for wait in known.pending:
             for a, b in self._coverage.missing(*wait.span.seconds):
                 for c, d in subtract(a, b, busy):
                     self._coverage.defer(c, d, int(wait.retry_at.timestamp()))
-        self._enforce()
+        return group
 
-    def _take(self, run: list[PriceInterval], fetched_at: datetime) -> None:
+    def _run(self, run: list[PriceInterval], fetched_at: datetime) -> int | None:
         starts = [key(i) for i in run]
-        self._timeline.merge(starts[0], key_end(run[-1]), run, starts, fetched_at)
+        merged = self._timeline.merge(starts[0], key_end(run[-1]), run, starts, fetched_at)
+        return merged.group

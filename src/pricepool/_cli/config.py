@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from platformdirs import user_config_dir, user_data_dir
 
-from pricepool import JsonFileStore, SqliteStore, Store
+if TYPE_CHECKING:
+    from pricepool import Store
+
 
 __all__ = [
     "Config",
@@ -54,6 +57,13 @@ class ConfigError(Exception):
     """The config file exists but cannot be used."""
 
 
+class NotAStore(Exception):
+    """``--store`` names a file that is not a pricepool store (it is left untouched)."""
+
+
+KEYS = ("token", "endpoint", "store", "home")
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """What ``config.toml`` says; every field optional."""
@@ -64,8 +74,9 @@ class Config:
     home: str | None = None
 
 
-def load_config(path: Path | None = None) -> Config:
-    """The config file at ``path`` (default: the user's), or an empty one when absent."""
+def load_config(path: Path | None = None, warn: Callable[[str], None] | None = None) -> Config:
+    """The config file at ``path`` (default: the user's), or an empty one when absent;
+    ``warn`` is told of keys pricepool does not know (a typo would be ignored silently)."""
     path = path or config_path()
     try:
         raw: dict[str, Any] = tomllib.loads(path.read_text("utf-8"))
@@ -73,8 +84,16 @@ def load_config(path: Path | None = None) -> Config:
         return Config()
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise ConfigError(f"cannot read {path}: {err}") from err
+    unknown = [name for name in raw if name not in KEYS]
+    if unknown and warn is not None:
+        names = ", ".join(unknown)
+        known = ", ".join(KEYS)
+        warn(
+            f"{path}: unknown key{'s' if len(unknown) > 1 else ''} {names} ignored "
+            f"(pricepool reads {known})"
+        )
     found: dict[str, str] = {}
-    for name in ("token", "endpoint", "store", "home"):
+    for name in KEYS:
         value = raw.get(name)
         if value is not None and not isinstance(value, str):
             raise ConfigError(f"{path}: {name} must be a string")
@@ -97,9 +116,30 @@ def store_path(text: str) -> Path:
     return Path(text).expanduser()
 
 
-def open_store(text: str) -> Store:
-    """A JsonFileStore for a folder (existing, or named with a trailing slash), else SQLite."""
+_SQLITE = b"SQLite format 3\x00"
+
+
+def open_store(text: str, *, create: bool = True) -> Store:
+    """A PostgresStore for a postgresql:// URL, a JsonFileStore for a folder (existing, or
+    named with a trailing slash), else SQLite.
+
+    An existing file that is not an SQLite database is refused (NotAStore) before the
+    store sees it; with ``create`` false a missing store is refused too, and the store is
+    asked not to create or change anything.
+    """
+    from pricepool import JsonFileStore, PostgresStore, SqliteStore
+    from pricepool.storage.postgres_dsn import is_postgres
+
+    if is_postgres(text):
+        return PostgresStore(text, create=create)
     path = store_path(text)
+    if not create and not path.exists():
+        raise NotAStore(f"no store at {text}")
     if path.is_dir() or text.endswith(("/", os.sep)):
         return JsonFileStore(path)
+    if path.is_file() and path.stat().st_size > 0:
+        with path.open("rb") as file:
+            head = file.read(len(_SQLITE))
+        if head != _SQLITE:
+            raise NotAStore(f"{text} is not a pricepool store; it was left untouched")
     return SqliteStore(path)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 from pricepool import (
+    PUBLISH_AT,
     IntervalPool,
     ManualClock,
     PriceInterval,
@@ -23,8 +24,8 @@ from pricepool import (
 from pricepool.simulator import DEFAULT_HOMES, Simulator
 
 from .cheapest import cheapest_window
-from .output import REPEATED_HOUR, WINDOW_MARK, chart, days_table, homes_table, hours, money
-from .publication import PUBLISH_AT
+from .numbers import money, over
+from .output import REPEATED_HOUR, WINDOW_MARK, chart, days_table, homes_table, hours
 from .when import midnight
 
 __all__ = ["run_demo"]
@@ -58,8 +59,12 @@ async def run_demo(out: Console, *, now: datetime | None = None, colour: bool) -
     tz = ZoneInfo(DEFAULT_HOMES[0].time_zone)
     local = real.astimezone(tz)
     moved = local.time() < PUBLISH_AT
-    # Before 13:00 tomorrow's prices are not out; the demo's clock stands at 14:00 instead.
-    at = local.replace(hour=14, minute=0, second=0, microsecond=0) if moved else local
+    # Before publication tomorrow's prices are not out; the demo's clock stands an hour after.
+    at = (
+        local.replace(hour=PUBLISH_AT.hour + 1, minute=0, second=0, microsecond=0)
+        if moved
+        else local
+    )
     clock = ManualClock(at)
     today = midnight(at.date(), tz)
     tomorrow = midnight(at.date() + timedelta(days=1), tz)
@@ -85,9 +90,7 @@ async def run_demo(out: Console, *, now: datetime | None = None, colour: bool) -
                 homes = await source.homes()
                 out.print(homes_table(homes, "The account's homes"))
                 main = homes[0]
-                pool = IntervalPool(
-                    main.id, source, store=store, clock=clock, publish_at=PUBLISH_AT
-                )
+                pool = IntervalPool(main.id, source, store=store, clock=clock)
                 async with pool:
                     items = await pool.get_intervals(today, after)
                     calls = sim.requests
@@ -120,9 +123,7 @@ async def run_demo(out: Console, *, now: datetime | None = None, colour: bool) -
             store = SqliteStore(path)
             async with TibberSource("demo-token", endpoint=sim.endpoint, clock=clock) as source:
                 before = sim.requests
-                async with IntervalPool(
-                    main.id, source, store=store, clock=clock, publish_at=PUBLISH_AT
-                ) as again:
+                async with IntervalPool(main.id, source, store=store, clock=clock) as again:
                     served = await _ask(again, [(today, after), *ranges])
                     held = again.stats.intervals
                 restart = sim.requests - before
@@ -180,7 +181,7 @@ def _show_days(
             Text.assemble(
                 ("Cheapest 3 hours from now: ", "bold"),
                 f"{window.start:%a %H:%M} – {window.end:%H:%M}, average ",
-                (f"{money(window.average)} {currency}/kWh", "bold green"),
+                (f"{money(over(items, window.start, window.end))} {currency}/kWh", "bold green"),
                 " (◀ above)",
             )
         )

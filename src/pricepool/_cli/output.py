@@ -1,76 +1,44 @@
-"""How prices look: rich tables, a plotext chart, and the stable JSON and CSV shapes.
+"""How prices look: tables (a fast plain grid for many rows), charts, hours and days.
 
-JSON (``prices --format json``), version 1::
-
-    {"version": 1,
-     "home": {"id": "...", "nickname": "...", "time_zone": "Europe/Oslo", "currency": "NOK"},
-     "from": "2026-11-26T00:00:00+01:00", "to": "2026-11-28T00:00:00+01:00",
-     "currency": "NOK",
-     "source_error": null,
-     "missing": [],
-     "unpublished": null,
-     "intervals": [{"start": "2026-11-26T00:00:00+01:00", "end": "2026-11-26T00:15:00+01:00",
-                    "total": 0.9123, "energy": 0.7298, "tax": 0.1825, "level": "NORMAL"}]}
-
-``missing`` (added without a version change; readers ignore keys they do not know) lists
-the parts ``[{"from", "to"}]`` of the range the source has never answered, e.g. because it
-was unreachable or rate limited (``source_error`` says why); ``[]`` when nothing is missing.
-Parts not published yet are not in it but in ``unpublished``.
-
-``unpublished`` (added the same way) is
-null, or when part of the range has no published prices yet ``{"from", "to",
-"expected_at", "retry_at", "message"}``: that part, when its first day's prices are due
-(13:00 home-local the day before), when the pool asks again if they are late (else null),
-and the line the command printed on stderr.
-
-CSV: ``start,end,total,energy,tax,level,currency``. Times are ISO 8601 with the home's
-offset; a price part the source did not give is ``null`` (JSON) or empty (CSV).
+The JSON and CSV shapes live in :mod:`.schemas`; averages and rounding in :mod:`.numbers`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import plotext
 from rich.console import Console
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from pricepool import HomeInfo, PriceInterval, PriceLevel, Span
+from pricepool.model import HomeInfo, PriceInterval, PriceLevel, Span
 
-from .cheapest import Window
+from .numbers import average, money, weighted
+from .schemas import iso  # publication.py reads it from here
+
+if TYPE_CHECKING:
+    from .cheapest import Window
 
 __all__ = [
-    "CSV_HEADER",
     "REPEATED_HOUR",
     "WINDOW_MARK",
+    "Grid",
     "Hour",
     "chart",
     "days_table",
     "homes_table",
     "hours",
     "hours_table",
-    "interval_dict",
-    "money",
+    "iso",
     "natural_width",
-    "prices_csv",
-    "prices_json",
     "prices_table",
     "range_text",
-    "rounded",
-    "span_dict",
 ]
-
-CSV_HEADER = ("start", "end", "total", "energy", "tax", "level", "currency")
 
 LEVEL_STYLE = {
     PriceLevel.VERY_CHEAP: "bold green",
@@ -87,11 +55,6 @@ def level_text(level: PriceLevel | None) -> Text:
     return Text(level.value.lower().replace("_", " "), style=LEVEL_STYLE[level])
 
 
-def rounded(value: float | None) -> float | None:
-    """A computed price (an average) to 4 decimals, as the source gives prices."""
-    return None if value is None or math.isnan(value) else round(value, 4)
-
-
 def days_text(seconds: float) -> str:
     """``330 days``, or ``26.96 days`` when not whole."""
     days = seconds / 86400
@@ -99,6 +62,18 @@ def days_text(seconds: float) -> str:
     if abs(days - whole) < 0.005:
         return "1 day" if whole == 1 else f"{whole} days"
     return f"{days:.2f} days"
+
+
+def wall_days(start: datetime, end: datetime, tz: ZoneInfo) -> float:
+    """Days from ``start`` to ``end`` on the home's clock: a span of whole local days
+    counts whole also across a DST change (96 days, not 96.04)."""
+    lo = start.astimezone(tz).replace(tzinfo=None)
+    hi = end.astimezone(tz).replace(tzinfo=None)
+    return (hi - lo).total_seconds() / 86400
+
+
+def covered_days(spans: Iterable[Span], tz: ZoneInfo) -> float:
+    return sum(wall_days(s.start, s.end, tz) for s in spans)
 
 
 def range_text(start: datetime, end: datetime) -> str:
@@ -117,18 +92,6 @@ def range_text(start: datetime, end: datetime) -> str:
     return f"{start:%a %Y-%m-%d %H:%M} – {end:%a %Y-%m-%d %H:%M}"
 
 
-def money(value: float, places: int = 4) -> str:
-    return "–" if math.isnan(value) else f"{value:.{places}f}"
-
-
-def _number(value: float) -> float | None:
-    return None if math.isnan(value) else value
-
-
-def iso(instant: datetime) -> str:
-    return instant.isoformat(timespec="seconds")
-
-
 def natural_width(table: Table, console: Console) -> int:
     """The width ``table`` takes when nothing is squeezed."""
     return console.measure(table, options=console.options.update(max_width=10_000)).maximum
@@ -136,11 +99,6 @@ def natural_width(table: Table, console: Console) -> int:
 
 def span_text(span: Span, tz: ZoneInfo) -> str:
     return f"{span.start.astimezone(tz):%Y-%m-%d %H:%M} – {span.end.astimezone(tz):%Y-%m-%d %H:%M}"
-
-
-def span_dict(span: Span, tz: ZoneInfo) -> dict[str, str]:
-    """``{"from", "to"}`` with the home's offset, as in the ``missing`` lists."""
-    return {"from": iso(span.start.astimezone(tz)), "to": iso(span.end.astimezone(tz))}
 
 
 # -- homes -------------------------------------------------------------------------------------
@@ -158,111 +116,182 @@ def homes_table(homes: Sequence[HomeInfo], title: str = "Homes") -> Table:
     return table
 
 
-def home_dict(home: HomeInfo) -> dict[str, Any]:
-    return {
-        "id": home.id,
-        "nickname": home.nickname,
-        "time_zone": home.time_zone,
-        "currency": home.currency,
-    }
-
-
 # -- prices ------------------------------------------------------------------------------------
 
 
-def prices_table(items: Sequence[PriceInterval], tz: ZoneInfo, currency: str, title: str) -> Table:
-    """One row per interval, a section per local day; the currency in the title."""
-    table = Table(title=f"{title} · {currency}/kWh", title_justify="left")
-    table.add_column("start", no_wrap=True)
-    table.add_column("end", no_wrap=True)
-    table.add_column("total", justify="right")
-    table.add_column("energy", justify="right")
-    table.add_column("tax", justify="right")
-    table.add_column("level")
+def homes_list(homes: Sequence[HomeInfo], title: str = "Homes") -> Text:
+    """The homes as blocks of two lines, for a console too narrow for the table."""
+    text = Text(title + "\n", style="italic")
+    for home in homes:
+        text.append(home.id + "\n", style="bold")
+        parts = [home.nickname or "", home.time_zone, home.currency or ""]
+        text.append("  " + " · ".join(p for p in parts if p) + "\n")
+    text.rstrip()
+    return text
+
+
+class Grid:
+    """A table written as plain lines in rich's look (heavy head, a rule between days).
+
+    A year of quarter-hours is 35,040 rows: rich's Table measures every cell and takes
+    about 15 s; this formats each row once with known widths. Columns marked ``optional``
+    are left out when the table would not fit the console, so that prices are never cut.
+    """
+
+    def __init__(self, title: str, columns: Sequence[tuple[str, bool, bool]]) -> None:
+        """``columns``: ``(name, right-aligned, optional)``."""
+        self.title = title
+        self.columns = list(columns)
+        self.rows: list[tuple[list[str], list[str]] | None] = []  # None: a rule
+
+    def add_row(self, cells: Sequence[str], styles: Sequence[str] = ()) -> None:
+        self.rows.append((list(cells), list(styles) or [""] * len(cells)))
+
+    def add_section(self) -> None:
+        if self.rows and self.rows[-1] is not None:
+            self.rows.append(None)
+
+    def __len__(self) -> int:
+        return sum(1 for row in self.rows if row is not None)
+
+    def _widths(self) -> list[int]:
+        cells = [row[0] for row in self.rows if row is not None]
+        columns = zip(*cells, strict=True) if cells else iter(())
+        found = [max(map(len, column)) for column in columns] or [0] * len(self.columns)
+        return [max(len(c[0]), w) for c, w in zip(self.columns, found, strict=True)]
+
+    def lines(self, width: int | None = None, colour: Any = None) -> list[str]:
+        """The table's lines; ``colour`` maps a style to its ANSI (prefix, suffix)."""
+        widths = self._widths()
+        shown = list(range(len(self.columns)))
+
+        def total() -> int:
+            return sum(widths[i] + 3 for i in shown) + 1
+
+        if width is not None:
+            for i in reversed(range(len(self.columns))):
+                if total() <= width:
+                    break
+                if self.columns[i][2]:
+                    shown.remove(i)
+
+        def rule(left: str, mid: str, right: str, fill: str) -> str:
+            return left + mid.join(fill * (widths[i] + 2) for i in shown) + right
+
+        def cell(i: int, text: str, style: str = "") -> str:
+            padded = text.rjust(widths[i]) if self.columns[i][1] else text.ljust(widths[i])
+            if style and colour is not None:
+                before, after = colour(style)
+                padded = before + padded + after
+            return padded
+
+        head = "┃ " + " ┃ ".join(cell(i, self.columns[i][0], "bold") for i in shown) + " ┃"
+        out = [self.title] if self.title else []
+        out += [rule("┏", "┳", "┓", "━"), head, rule("┡", "╇", "┩", "━")]
+        between = rule("├", "┼", "┤", "─")
+        # Without colour one format string pads a whole row: a year's table in ~0.1 s.
+        plain = (
+            "│ "
+            + " │ ".join(f"{{{i}:{'>' if self.columns[i][1] else '<'}{widths[i]}}}" for i in shown)
+            + " │"
+        )
+        for row in self.rows:
+            if row is None:
+                out.append(between)
+            elif colour is None:
+                out.append(plain.format(*row[0]))
+            else:
+                cells, styles = row
+                out.append("│ " + " │ ".join(cell(i, cells[i], styles[i]) for i in shown) + " │")
+        out.append(rule("└", "┴", "┘", "─"))
+        return out
+
+    def __call__(self, console: Console) -> None:
+        """Write the table to ``console``'s file, in colour on a colour terminal."""
+        colour = _ansi(console) if console.is_terminal else None
+        console.file.write("\n".join(self.lines(console.width, colour)) + "\n")
+
+
+def _ansi(console: Console) -> Any:
+    from rich.color import ColorSystem
+
+    systems = {
+        "standard": ColorSystem.STANDARD,
+        "256": ColorSystem.EIGHT_BIT,
+        "truecolor": ColorSystem.TRUECOLOR,
+        "windows": ColorSystem.WINDOWS,
+    }
+    system = systems.get(console.color_system or "")
+    if system is None:
+        return None
+    cache: dict[str, tuple[str, str]] = {}
+
+    def colour(style: str) -> tuple[str, str]:
+        found = cache.get(style)
+        if found is None:
+            before, _, after = Style.parse(style).render("\0", color_system=system).partition("\0")
+            found = cache[style] = (before, after)
+        return found
+
+    return colour
+
+
+_LEVEL_NAMES = {level: level.value.lower().replace("_", " ") for level in PriceLevel}
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _level_name(level: PriceLevel | None) -> str:
+    return _LEVEL_NAMES[level] if level is not None else ""
+
+
+def local_label(instant: datetime, fmt: str) -> str:
+    """``instant`` as ``fmt``; ``*`` marks the repeated hour of the night clocks go back."""
+    return f"{instant:{fmt}}" + ("*" if instant.fold else "")
+
+
+def _clock(t: datetime) -> str:
+    return f"{t.hour:02d}:{t.minute:02d}" + ("*" if t.fold else "")
+
+
+def _row_start(t: datetime) -> str:
+    # ``local_label(t, "%a %Y-%m-%d %H:%M")`` without strftime: 35,040 rows for a year.
+    day = _WEEKDAYS[t.weekday()]
+    mark = "*" if t.fold else ""
+    return f"{day} {t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}{mark}"
+
+
+def prices_table(items: Sequence[PriceInterval], tz: ZoneInfo, currency: str, title: str) -> Grid:
+    """One row per interval, a rule between local days; the currency in the title."""
+    grid = Grid(
+        f"{title} · {currency}/kWh",
+        [
+            ("start", False, False),
+            ("end", False, False),
+            ("total", True, False),
+            ("energy", True, True),
+            ("tax", True, True),
+            ("level", False, False),
+        ],
+    )
     day = None
     for item in items:
         start = item.start.astimezone(tz)
         if day is not None and start.date() != day:
-            table.add_section()
+            grid.add_section()
         day = start.date()
         style = LEVEL_STYLE[item.level] if item.level else ""
-        table.add_row(
-            f"{start:%a %Y-%m-%d %H:%M}",
-            f"{item.end.astimezone(tz):%H:%M}",
-            Text(money(item.total), style=style),
-            money(item.energy),
-            money(item.tax),
-            level_text(item.level),
-        )
-    return table
-
-
-def interval_dict(item: PriceInterval, tz: ZoneInfo) -> dict[str, Any]:
-    return {
-        "start": iso(item.start.astimezone(tz)),
-        "end": iso(item.end.astimezone(tz)),
-        "total": item.total,
-        "energy": _number(item.energy),
-        "tax": _number(item.tax),
-        "level": item.level.value if item.level else None,
-    }
-
-
-def prices_json(
-    home: HomeInfo,
-    start: datetime,
-    end: datetime,
-    items: Sequence[PriceInterval],
-    problem: str | None,
-    unpublished: dict[str, Any] | None = None,
-    missing: Sequence[Span] = (),
-) -> str:
-    tz = home.tz
-    document = {
-        "version": 1,
-        "home": home_dict(home),
-        "from": iso(start.astimezone(tz)),
-        "to": iso(end.astimezone(tz)),
-        "currency": currency_of(home, items),
-        "source_error": problem,
-        "missing": [span_dict(s, tz) for s in missing],
-        "unpublished": unpublished,
-        "intervals": [interval_dict(i, tz) for i in items],
-    }
-    return json.dumps(document, indent=2, ensure_ascii=False)
-
-
-def csv_rows(items: Iterable[PriceInterval], tz: ZoneInfo, currency: str) -> list[list[str]]:
-    rows = []
-    for item in items:
-        rows.append(
+        grid.add_row(
             [
-                iso(item.start.astimezone(tz)),
-                iso(item.end.astimezone(tz)),
-                repr(item.total),
-                "" if math.isnan(item.energy) else repr(item.energy),
-                "" if math.isnan(item.tax) else repr(item.tax),
-                item.level.value if item.level else "",
-                item.currency or currency,
-            ]
+                _row_start(start),
+                _clock(item.end.astimezone(tz)),
+                money(item.total),
+                money(item.energy),
+                money(item.tax),
+                _level_name(item.level),
+            ],
+            ["", "", style, "", "", style],
         )
-    return rows
-
-
-def prices_csv(items: Sequence[PriceInterval], tz: ZoneInfo, currency: str) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    writer.writerows(csv_rows(items, tz, currency))
-    return out.getvalue()
-
-
-def currency_of(home: HomeInfo, items: Sequence[PriceInterval]) -> str:
-    named = Counter(i.currency for i in items if i.currency)
-    return named.most_common(1)[0][0] if named else (home.currency or "")
-
-
-# -- hours and days ----------------------------------------------------------------------------
+    return grid
 
 
 WINDOW_MARK = "█"
@@ -297,19 +326,49 @@ def _hour_level(members: Sequence[PriceInterval], mean: float) -> PriceLevel | N
     return min(rated, key=lambda m: abs(m.total - mean)).level
 
 
-def hours(items: Sequence[PriceInterval], tz: ZoneInfo) -> list[Hour]:
-    """``items`` averaged per local clock hour (a DST night's two 02:00 hours stay apart)."""
+def _buckets(
+    items: Sequence[PriceInterval], tz: ZoneInfo
+) -> list[tuple[datetime, list[PriceInterval]]]:
+    """``items`` per local clock hour, by the hour's UTC start (a DST night's two 02:00
+    hours stay apart)."""
     buckets: dict[datetime, list[PriceInterval]] = {}
     for item in items:
         local = item.start.astimezone(tz)
         # Floor in UTC by the local minutes: zones with half-hour offsets floor correctly.
         floor = item.start.astimezone(UTC) - timedelta(minutes=local.minute)
         buckets.setdefault(floor, []).append(item)
+    return sorted(buckets.items())
+
+
+def hours(items: Sequence[PriceInterval], tz: ZoneInfo) -> list[Hour]:
+    """``items`` averaged per local clock hour (a DST night's two 02:00 hours stay apart)."""
     found = []
-    for floor, members in sorted(buckets.items()):
-        seconds = sum(m.length.total_seconds() for m in members)
-        mean = sum(m.total * m.length.total_seconds() for m in members) / seconds
-        found.append(Hour(floor.astimezone(tz), mean, _hour_level(members, mean)))
+    for floor, members in _buckets(items, tz):
+        mean = average(members)
+        if mean is not None:
+            found.append(Hour(floor.astimezone(tz), mean, _hour_level(members, mean)))
+    return found
+
+
+def hourly_intervals(items: Sequence[PriceInterval], tz: ZoneInfo) -> list[PriceInterval]:
+    """``items`` averaged per local clock hour as intervals (for JSON and CSV): total,
+    energy and tax averaged alike, the level as :func:`hours` gives it."""
+    found = []
+    for floor, members in _buckets(items, tz):
+        mean = average(members)
+        if mean is None:
+            continue
+        found.append(
+            PriceInterval(
+                floor.astimezone(tz),
+                members[-1].end.astimezone(tz),
+                mean,
+                weighted([(m.energy, m.length) for m in members]),
+                weighted([(m.tax, m.length) for m in members]),
+                _hour_level(members, mean),
+                members[0].currency,
+            )
+        )
     return found
 
 
@@ -353,43 +412,77 @@ def days_table(
     return table
 
 
-def hours_table(found: Sequence[Hour], currency: str, title: str) -> Table:
-    """One row per local hour, a section per day."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("hour", no_wrap=True)
-    table.add_column(f"average {currency}/kWh", justify="right")
-    table.add_column("level")
+def hours_table(found: Sequence[Hour], currency: str, title: str) -> Grid:
+    """One row per local hour, a rule between days."""
+    grid = Grid(
+        title,
+        [("hour", False, False), (f"average {currency}/kWh", True, False), ("level", False, False)],
+    )
     day = None
     for hour in found:
         if day is not None and hour.start.date() != day:
-            table.add_section()
+            grid.add_section()
         day = hour.start.date()
         style = LEVEL_STYLE[hour.level] if hour.level else ""
-        table.add_row(
-            hour_label(hour, "%a %Y-%m-%d %H:%M"),
-            Text(money(hour.average), style=style),
-            level_text(hour.level),
+        grid.add_row(
+            [hour_label(hour, "%a %Y-%m-%d %H:%M"), money(hour.average), _level_name(hour.level)],
+            ["", style, style],
         )
-    return table
+    return grid
 
 
 # -- chart -------------------------------------------------------------------------------------
 
 
 def _ticks(start: datetime, end: datetime, tz: ZoneInfo) -> tuple[list[float], list[str]]:
+    """Up to about 10 ticks: hours within days, days as ``Thu 26``, weeks as ``07 Dec``,
+    months as ``Dec 2026`` (the month is named once ticks are a week apart or more)."""
     span_hours = (end - start).total_seconds() / 3600
-    step = next((s for s in (1, 2, 3, 6, 12, 24, 48, 168, 336, 720) if span_hours / s <= 10), 2160)
+    step = next((s for s in (1, 2, 3, 6, 12, 24, 48) if span_hours / s <= 10), None)
     positions: list[float] = []
     labels: list[str] = []
-    at = 0.0
-    while at <= span_hours + 1e-9:
-        local = (start + timedelta(hours=at)).astimezone(tz)
-        positions.append(at)
-        labels.append(
-            f"{local:%a %d}" if local.hour == 0 and local.minute == 0 else f"{local:%H:%M}"
-        )
-        at += step
+
+    def hours_at(instant: datetime) -> float:
+        return (instant - start).total_seconds() / 3600
+
+    if step is not None:
+        at = 0.0
+        while at <= span_hours + 1e-9:
+            local = (start + timedelta(hours=at)).astimezone(tz)
+            positions.append(at)
+            labels.append(
+                f"{local:%a %d}" if local.hour == 0 and local.minute == 0 else f"{local:%H:%M}"
+            )
+            at += step
+        return positions, labels
+    first = start.astimezone(tz).date()
+    days = next((d for d in (7, 14) if span_hours / 24 / d <= 10), None)
+    if days is not None:
+        day = first if _midnight(first, tz) >= start else first + timedelta(days=1)
+        while (at_day := _midnight(day, tz)) <= end:
+            positions.append(hours_at(at_day))
+            labels.append(f"{day:%d %b}")
+            day += timedelta(days=days)
+        return positions, labels
+    months = next((m for m in (1, 2, 3, 6, 12) if span_hours / 24 / 30.4 / m <= 10), 24)
+    year, month = first.year, first.month
+    while True:
+        day = first.replace(year=year, month=month, day=1)
+        at_day = _midnight(day, tz)
+        if at_day > end:
+            break
+        if at_day >= start:
+            positions.append(hours_at(at_day))
+            labels.append(f"{day:%b %Y}")
+        year, month = divmod(year * 12 + month - 1 + months, 12)
+        month += 1
     return positions, labels
+
+
+def _midnight(day: Any, tz: ZoneInfo) -> datetime:
+    from .when import midnight
+
+    return midnight(day, tz)
 
 
 def chart(
@@ -419,6 +512,8 @@ def chart(
             xs += [(a - origin).total_seconds() / 3600, (b - origin).total_seconds() / 3600]
             ys += [item.total, item.total]
         return xs, ys
+
+    import plotext  # ~0.15 s to import: only when a chart is drawn
 
     figure = plotext.figure
     figure.clear()

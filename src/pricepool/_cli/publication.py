@@ -1,6 +1,6 @@
 """Which part of a requested range has no published prices yet, and when they are due.
 
-Prices for day D are expected at 13:00 home-local on D-1 (the pool's ``publish_at``). A
+Prices for day D are expected when the pool's ``publication`` says (D-1, home-local). A
 range past :meth:`IntervalPool.published_until` is answered only up to it; a day the
 source said is not out yet although it is due (late) is pending in the pool's coverage.
 """
@@ -8,7 +8,7 @@ source said is not out yet although it is due (late) is pending in the pool's co
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,9 +17,7 @@ from pricepool import IntervalPool, Span
 from .output import iso
 from .when import midnight
 
-__all__ = ["PUBLISH_AT", "Unpublished", "gaps_text", "missing", "unpublished"]
-
-PUBLISH_AT = time(13)
+__all__ = ["Unpublished", "gaps_text", "missing", "unpublished"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +72,7 @@ def unpublished(
     start, retry_at = min(found, key=lambda pair: pair[0])
     start = start.astimezone(tz)
     day = start.date()
-    expected = datetime.combine(day - timedelta(days=1), PUBLISH_AT, tzinfo=tz)
-    expected = expected.astimezone(UTC).astimezone(tz)
+    expected = pool.publication.expected(day, tz)
     today = now.astimezone(tz).date()
     name = _day_name(day, today)
     several = hi > midnight(day + timedelta(days=1), tz)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from pricepool import (
     AuthenticationError,
@@ -25,23 +24,26 @@ from pricepool import (
     SourceUnavailableError,
     Span,
     Store,
-    TibberSource,
     UnknownHomeError,
     system_clock,
 )
-from pricepool.sources.tibber import ENDPOINT
+from pricepool.errors import Reason
 
 from .config import (
     TOKEN_ENV,
     Config,
+    NotAStore,
     config_path,
     default_store,
     open_store,
     resolve_token,
     store_path,
 )
-from .publication import PUBLISH_AT
+from .options import Options
 from .when import midnight
+
+if TYPE_CHECKING:
+    from pricepool import TibberSource
 
 __all__ = ["MissingTokenError", "NotKnown", "Options", "Session", "UsageProblem"]
 
@@ -69,19 +71,6 @@ class MissingTokenError(AuthenticationError):
                 f"{config_path()} (pricepool demo needs none)"
             )
         super().__init__(message)
-
-
-@dataclass(slots=True)
-class Options:
-    """The options every command takes; later ones (after the command name) win."""
-
-    token: str | None = None
-    endpoint: str | None = None
-    store: str | None = None
-    verbose: bool = False
-    quiet: bool = False
-    retry_budget: float | None = None
-    now: datetime | None = None
 
 
 class Watched:
@@ -173,22 +162,37 @@ def _listing(homes: list[HomeInfo]) -> str:
 class Session:
     """Everything one command run opens, closed together (pools first, so they save)."""
 
-    def __init__(self, options: Options, config: Config, errors: Console) -> None:
+    def __init__(
+        self, options: Options, config: Config, errors: Console, *, read_only: bool = False
+    ) -> None:
         self.options = options
+        self.read_only = read_only
         self.config = config
         self.errors = errors
         fixed = options.now
         self.clock: Clock = (lambda: fixed) if fixed is not None else system_clock
-        self.endpoint = options.endpoint or config.endpoint or ENDPOINT
-        self.store_text = options.store or config.store or str(default_store())
-        self.store_path = store_path(self.store_text)
+        self._endpoint = options.endpoint or config.endpoint
+        chosen = options.store or os.environ.get("PRICEPOOL_STORE") or config.store
+        self.store_text = chosen or str(default_store())
+        self.store_path = store_path(self._shown_store())
         self._store: Store | None = None
         self.source = Watched(self._tibber)
         self._pools: dict[str, IntervalPool] = {}
         # Failures already explained to the user (the same error may come back later).
         self._told: set[int] = set()
 
+    @property
+    def endpoint(self) -> str:
+        """The GraphQL URL asked (Tibber's by default)."""
+        if self._endpoint is None:
+            from .runner import default_endpoint
+
+            self._endpoint = default_endpoint()
+        return self._endpoint
+
     def _tibber(self) -> TibberSource:
+        from pricepool import TibberSource
+
         token = resolve_token(self.options.token, self.config)
         if not token:
             raise MissingTokenError()
@@ -201,9 +205,19 @@ class Session:
             retry_budget=10.0 if budget is None else budget,
         )
 
+    def _shown_store(self) -> str:
+        """The store as messages may name it: a database's password as ``***``."""
+        from pricepool.storage.postgres_dsn import Dsn, is_postgres
+
+        return str(Dsn(self.store_text)) if is_postgres(self.store_text) else self.store_text
+
     def require_store(self) -> None:
         """Refuse a store that does not exist (rather than create an empty one)."""
-        if not self.store_path.exists():
+        from pricepool.storage.postgres_dsn import is_postgres
+
+        # A database is not a path; PostgresStore(create=False) refuses one without a store,
+        # naming it without its password.
+        if not is_postgres(self.store_text) and not self.store_path.exists():
             raise UsageProblem(
                 f"no store at {self.store_text}; pass --store, or fill one with pricepool prices"
             )
@@ -211,8 +225,17 @@ class Session:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.store_text)
+            try:
+                self._store = open_store(self.store_text, create=not self.read_only)
+            except NotAStore as err:
+                raise UsageProblem(str(err)) from None
         return self._store
+
+    async def close_store(self) -> None:
+        """Close the store now (before removing what a failed import created)."""
+        store, self._store = self._store, None
+        if store is not None:
+            await store.close()
 
     def now(self) -> datetime:
         return self.clock()
@@ -295,9 +318,7 @@ class Session:
     async def _open(self, home_id: str) -> IntervalPool:
         pool = self._pools.get(home_id)
         if pool is None:
-            pool = IntervalPool(
-                home_id, self.source, store=self.store, clock=self.clock, publish_at=PUBLISH_AT
-            )
+            pool = IntervalPool(home_id, self.source, store=self.store, clock=self.clock)
             self._pools[home_id] = pool
             await pool.open()
         if pool.home is None:
@@ -323,6 +344,8 @@ class Session:
         chunks = self._chunks(pool, await self.home_of(pool), start, end)
         # A progress bar only on a terminal: elsewhere it would leave a blank line behind.
         if len(chunks) > 1 and not self.options.quiet and self.errors.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
             columns = (TextColumn("fetching {task.description}"), BarColumn(), MofNCompleteColumn())
             with Progress(*columns, console=self.errors, transient=True) as bar:
                 task = bar.add_task("history", total=len(chunks))
@@ -370,66 +393,81 @@ class Session:
 
 
 def describe(err: BaseException, endpoint: str) -> str:
-    """One friendly line for a failure; the token is never in it."""
+    """One friendly line for a failure, built from the error's attributes; never the token."""
     if isinstance(err, MissingTokenError):
         return str(err)
     if isinstance(err, AuthenticationError):
         return f"the token was refused by {endpoint}; check --token, {TOKEN_ENV} or {config_path()}"
     if isinstance(err, RateLimitedError):
-        wait = err.retry_after
-        when = f"retry in {math.ceil(wait)} s" if wait else "retry in a few minutes"
-        return f"rate limited by {endpoint}; {when}"
+        return _limited(err, endpoint)
     if isinstance(err, SourceUnavailableError):
-        return _unreachable(str(err), endpoint)
+        return _unreachable(err, endpoint)
     if isinstance(err, InvalidResponseError):
-        text = _without(str(err), endpoint)
-        status = re.match(r"\(HTTP (\d+)\)", text)
-        if status and status.group(1) in ("404", "405"):
-            return f"no GraphQL API at {endpoint} (HTTP {status.group(1)}); check --endpoint"
-        return f"{endpoint} sent an answer pricepool cannot use: {text}"
+        if err.status in (404, 405):
+            return f"no GraphQL API at {endpoint} (HTTP {err.status}); check --endpoint"
+        return f"{endpoint} sent an answer pricepool cannot use: {_without(err, endpoint)}"
     if isinstance(err, UnknownHomeError):
         return f"{err}; `pricepool homes` lists the account's homes"
     return str(err)
 
 
-# What aiohttp and the OS say, in a few words.
-_CAUSES = (
-    (r"Connect call failed|Connection refused|ECONNREFUSED", "connection refused"),
-    (
-        r"Name or service not known|nodename nor servname|No address associated|"
-        r"Temporary failure in name resolution|getaddrinfo failed",
-        "unknown host",
-    ),
-    (r"Network is unreachable|No route to host", "no route to the host"),
-    (r"SSL|certificate", "TLS failed"),
-    (r"ServerDisconnected|Connection reset|closed the connection", "connection closed"),
-    (r"did not answer within ([\d.]+ s)", r"no answer within \1"),
-)
+def _seconds(value: float) -> str:
+    """``96 s``, ``5 min``, ``1 h 10 min``: a wait as people say it."""
+    whole = math.ceil(value)
+    if whole < 300:
+        return f"{whole} s"
+    minutes = math.ceil(whole / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
-def _without(text: str, endpoint: str) -> str:
-    """``text`` without a leading ``endpoint`` (a caller names it once)."""
-    return text[len(endpoint) :].lstrip(" :") if text.startswith(endpoint) else text
+def _limited(err: RateLimitedError, endpoint: str) -> str:
+    """Who refused, and when one request and when a whole back-fill can go again."""
+    wait = err.retry_after
+    clear = err.clear_after
+    if err.banned:
+        who = f"{endpoint} banned this client" + (f" (HTTP {err.status})" if err.status else "")
+        return f"{who}; nothing is sent for {_seconds(wait)}" if wait else who
+    who = "pricepool's own request limit is reached" if err.own else f"rate limited by {endpoint}"
+    if not wait:
+        return f"{who}; retry in a few minutes"
+    line = f"{who}; the next request can go in {_seconds(wait)}"
+    if clear and clear > wait + 1:
+        line += f", a whole back-fill in {_seconds(clear)}"
+    return line
 
 
-def _unreachable(text: str, endpoint: str) -> str:
-    """``cannot reach URL (connection refused); gave up after 5 attempts in 10 s``, or
+# What each transport failure is, in a few words.
+_CAUSES = {
+    Reason.REFUSED: "connection refused",
+    Reason.DNS: "unknown host",
+    Reason.UNREACHABLE: "no route to the host",
+    Reason.TLS: "TLS failed",
+    Reason.RESET: "connection closed",
+}
+
+
+def _without(err: SourceError, endpoint: str) -> str:
+    """The error's words without a leading ``endpoint`` and status (a caller names them)."""
+    text = err.message
+    for lead in (f"{endpoint} (HTTP {err.status})", endpoint):
+        if text.startswith(lead):
+            return text[len(lead) :].lstrip(" :")
+    return text
+
+
+def _unreachable(err: SourceError, endpoint: str) -> str:
+    """``cannot reach URL (connection refused); gave up after 5 attempts in 6.2 s``, or
     ``URL is down (HTTP 503)``."""
-    tries = re.search(r"\(gave up after (\d+) attempts within the ([\d.]+) s retry budget\)", text)
-    detail = text[: tries.start()] if tries else text
-    gave_up = f"; gave up after {tries.group(1)} attempts in {tries.group(2)} s" if tries else ""
-    status = re.match(r"\((HTTP \d+)\)", _without(detail.strip(), endpoint))
-    if status:
-        return f"{endpoint} is down ({status.group(1)}){gave_up}"
-    cause = None
-    for pattern, replace in _CAUSES:
-        found = re.search(pattern, detail)
-        if found:
-            cause = found.expand(replace)
-            break
-    if cause is None:
-        # Unknown: the library's words without the URL and exception class names.
-        cause = re.sub(r"^cannot reach\s*", "", _without(detail.strip(), endpoint))
-        cause = _without(cause, endpoint)
-        cause = re.sub(r"^[A-Z]\w*(Error|Exception):\s*", "", cause).strip() or "no answer"
+    gave_up = ""
+    if err.attempts and err.attempts > 1 and err.elapsed is not None:
+        gave_up = f"; gave up after {err.attempts} attempts in {round(err.elapsed, 1):g} s"
+    if err.status is not None:
+        return f"{endpoint} is down (HTTP {err.status}){gave_up}"
+    if err.reason is Reason.TIMEOUT:
+        took = f" within {round(err.elapsed, 1):g} s" if err.elapsed and not gave_up else ""
+        cause = f"no answer{took}"
+    elif err.reason is not None:
+        cause = _CAUSES[err.reason]
+    else:
+        cause = "no answer"
     return f"cannot reach {endpoint} ({cause}){gave_up}"

@@ -15,7 +15,9 @@ import difflib
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from enum import Enum
+from pathlib import Path
+from typing import Any, NoReturn, get_args
 
 import typer
 from rich.console import Console
@@ -103,7 +105,54 @@ def _plain(params: list[Any]) -> list[Any]:
     for param in params:
         if getattr(param, "is_flag", False) and getattr(param, "metavar", "") is None:
             param.metavar = ""
+        _lighten(param)
     return params
+
+
+class _Light:
+    """Coercion of a plain option (text, number, path, choice) without pydantic.
+
+    typer 0.29 builds a pydantic TypeAdapter for every parameter of a command it runs;
+    importing pydantic alone costs ~0.13 s, more than half of ``pricepool cache stats``.
+    The messages are those typer's pydantic path gives, as :func:`usage_line` words them.
+    """
+
+    def __init__(self, kind: type) -> None:
+        self.kind = kind
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        kind = self.kind
+        if value is None or isinstance(value, kind):
+            return value
+        try:
+            return kind(value)
+        except ValueError:
+            if issubclass(kind, Enum):
+                choices = ", ".join(repr(c.value) for c in kind)
+                why = f"{value!r} is not one of {choices}"
+            elif kind is int:
+                why = "must be a whole number"
+            else:
+                why = "must be a number"
+            raise typer.BadParameter(why, ctx=ctx, param=param) from None
+
+
+_LIGHT = (str, bool, int, float, Path)
+
+
+def _lighten(param: Any) -> None:
+    """Give ``param`` light coercion when its type is plain; else leave typer's."""
+    found = getattr(param, "type_descriptor", None)
+    if found is None or getattr(param, "_runtime_param", "absent") is not None:
+        return  # not typer 0.29's parameter, or coercion already built
+    if param.multiple or param.nargs != 1:
+        return
+    kinds = [a for a in get_args(found.annotation) if a is not type(None)] or [found.annotation]
+    if len(kinds) != 1 or not isinstance(kinds[0], type):
+        return
+    kind = kinds[0]
+    if kind in _LIGHT or issubclass(kind, Enum):
+        param._runtime_param = _Light(kind)
 
 
 class Command(TyperCommand):

@@ -12,14 +12,22 @@ home-local (plus ``publish_delay``).
 
 Where Tibber leaves semantics open, the simulator decides (details in ``_schema``):
 ``priceInfoRange`` is history up to local midnight of today, never today or tomorrow;
-cursors are base64 of a ``startsAt`` and ``after``/``before`` are strict.
+cursors are base64 of a ``startsAt`` (``cursors="end"``: the instant after the node) and
+``after``/``before`` are strict (``inclusive_after=True``: inclusive, as Tibber's since
+2025-01). Pages hold at most the schema's caps, 672 quarter-hours or 744 hours
+(``page_limit`` for fewer). The schema is ``pricepool.sources.tibber.wire.sdl()``.
 
 Refusals, shaped like Tibber's:
 
 * no bearer token: HTTP 401, ``errors[0].extensions.code == "UNAUTHENTICATED"``;
 * a wrong token (or ``Faults.invalid_token``): HTTP 200, the same error, ``data`` absent;
 * over the rate limit: HTTP 429, ``Retry-After`` header and
-  ``errors[0].extensions == {"code": "TOO_MANY_REQUESTS", "retryAfter": seconds}``;
+  ``errors[0].extensions == {"code": "TOO_MANY_REQUESTS", "retryAfter": seconds}``; with
+  ``ban=seconds``, Tibber's ban instead: 429 in text/plain without Retry-After, extended by
+  every request during it;
+* ``Faults.token_error``: HTTP 200, ``INTERNAL_SERVER_ERROR`` "Invalid Compact JWS" or a
+  JWT ``"exp" claim`` failure; ``Faults.quarter_outage``: quarter-hourly today/tomorrow
+  empty while the hourly ones answer; ``Faults.null_range``: ``priceInfoRange`` null;
 * bad arguments: HTTP 200 with ``BAD_USER_INPUT``; unknown home: ``NOT_FOUND``;
   invalid queries: HTTP 400 with ``GRAPHQL_PARSE_FAILED``/``GRAPHQL_VALIDATION_FAILED``.
 """

@@ -32,14 +32,19 @@ from graphql import (
 
 from ..clock import Clock, local_midnight, system_clock
 from ..model import zone
+from ..publication import PUBLISH_AT
 from ._faults import Faults, SimRequest
 from ._homes import DEFAULT_HOMES, SimHome
 from ._prices import QUARTER_HOURLY, forward, published_through
 from ._schema import SCHEMA, Context
 
-__all__ = ["PATH", "Simulator", "serve"]
+__all__ = ["BAN_NOTICE", "CURSORS", "PATH", "TOKEN_ERRORS", "Simulator", "serve"]
 
 PATH: Final = "/v1-beta/gql"
+CURSORS: Final = ("start", "end")
+BAN_NOTICE: Final = (
+    "Too many requests. Your IP is now temporarily banned for calling API for a few minutes."
+)
 _ANSWERS_KEPT: Final = 256
 _TRACKED: Final = frozenset({"homes", "priceInfo", "priceInfoRange"})
 _BLOCKED_NOTICE: Final = (
@@ -131,6 +136,19 @@ def _errors(message: str, code: str, **extensions: Any) -> dict[str, Any]:
     return {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
 
 
+_TOKEN_ERRORS: Final = {
+    "jws": "Context creation failed: Invalid Compact JWS",
+    "exp": 'Context creation failed: "exp" claim timestamp check failed',
+}
+TOKEN_ERRORS: Final = tuple(_TOKEN_ERRORS)
+
+
+def _token_error(kind: str) -> dict[str, Any]:
+    """A token refused by Tibber's JWT layer: no UNAUTHENTICATED code, only the words."""
+    message = _TOKEN_ERRORS.get(kind, f"Context creation failed: {kind}")
+    return {"data": None, **_errors(message, "INTERNAL_SERVER_ERROR")}
+
+
 _STATUS_CODES: Final = {
     400: "BAD_REQUEST",
     401: "UNAUTHENTICATED",
@@ -146,7 +164,12 @@ class Simulator:
     ``token=None`` accepts any non-empty bearer token; otherwise a different token is
     refused like Tibber refuses one (HTTP 200 with an UNAUTHENTICATED error). A missing
     token gets HTTP 401. Each client IP may make ``rate_limit`` requests per ``rate_window``
-    seconds of the simulator clock; more get HTTP 429 with ``Retry-After``.
+    seconds of the simulator clock; more get HTTP 429 with ``Retry-After``, or, with
+    ``ban`` seconds given, Tibber's ban: HTTP 429 in text/plain without Retry-After, and
+    every request until ``ban`` seconds after the last one refused the same way.
+    ``page_limit`` caps pages below the schema's caps (672 quarter-hours, 744 hours);
+    ``cursors`` ("start" or "end") is what an edge's cursor names, ``inclusive_after``
+    makes ``after``/``before`` include the instant they name (Tibber since 2025-01).
     """
 
     def __init__(
@@ -155,11 +178,14 @@ class Simulator:
         homes: Sequence[SimHome] | None = None,
         clock: Clock | None = None,
         token: str | None = None,
-        publish_hour: int = 13,
+        publish_hour: int = PUBLISH_AT.hour,
         publish_delay: timedelta = timedelta(0),
         rate_limit: int = 100,
         rate_window: float = 300.0,
-        page_limit: int = 500,
+        ban: float | None = None,
+        page_limit: int | None = None,
+        cursors: str = "start",
+        inclusive_after: bool = False,
         seed: int = 0,
     ) -> None:
         chosen = tuple(DEFAULT_HOMES if homes is None else homes)
@@ -171,8 +197,12 @@ class Simulator:
             raise ValueError(f"publish_hour must be 0..23, got {publish_hour}")
         if rate_limit < 1 or rate_window <= 0:
             raise ValueError("rate_limit and rate_window must be positive")
-        if page_limit < 1:
+        if page_limit is not None and page_limit < 1:
             raise ValueError(f"page_limit must be positive, got {page_limit}")
+        if cursors not in CURSORS:
+            raise ValueError(f"cursors must be one of {', '.join(CURSORS)}, got {cursors!r}")
+        if ban is not None and not ban > 0:
+            raise ValueError(f"ban must be positive seconds, got {ban}")
         if token is not None and not token:
             raise ValueError("token must be non-empty (or None to accept any)")
         self.homes: tuple[SimHome, ...] = chosen
@@ -184,6 +214,10 @@ class Simulator:
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.page_limit = page_limit
+        self.cursors = cursors
+        self.inclusive_after = inclusive_after
+        self.ban = ban
+        self._banned: dict[str, datetime] = {}
         self.faults = Faults()
         self.requests = 0
         self.log: list[SimRequest] = []
@@ -295,16 +329,17 @@ class Simulator:
             problem = str(err) or "unreadable body"
         parsed = _parse(query.query) if query is not None else None
         fields = parsed.fields if parsed is not None else frozenset()
+        variables = query.variables if query is not None else None
 
         faults = self.faults
         if faults.hang:
-            self.log.append(SimRequest(at, 0, fields))
+            self.log.append(SimRequest(at, 0, fields, variables))
             await self._closing.wait()
             return web.Response(status=503, text="simulator stopped")
         if faults.latency > 0:
             await asyncio.sleep(faults.latency)
         response = self._answer(request, at, query, parsed, problem)
-        self.log.append(SimRequest(at, response.status, fields))
+        self.log.append(SimRequest(at, response.status, fields, variables))
         return response
 
     def _answer(
@@ -316,7 +351,13 @@ class Simulator:
         problem: str,
     ) -> web.Response:
         faults = self.faults
-        wait = self._admit(request.remote or "unknown", at)
+        client = request.remote or "unknown"
+        if self._ban_holds(client, at):
+            return web.Response(status=429, text=BAN_NOTICE, content_type="text/plain")
+        wait = self._admit(client, at)
+        if wait is not None and self.ban is not None:
+            self._banned[client] = at + timedelta(seconds=self.ban)
+            return web.Response(status=429, text=BAN_NOTICE, content_type="text/plain")
         if wait is not None:
             return web.json_response(
                 _errors(
@@ -351,6 +392,8 @@ class Simulator:
         if faults.invalid_token or (self.token is not None and token != self.token):
             # Since 2025-01 Tibber answers a bad token with HTTP 200 and this error.
             return self._json(_errors("Context creation failed: invalid token", "UNAUTHENTICATED"))
+        if faults.token_error is not None:
+            return self._json(_token_error(faults.token_error))
         if faults.errors_without_extensions:
             error = {"message": "Internal server error", "path": ["viewer"], "extensions": None}
             return self._json({"data": None, "errors": [error]})
@@ -369,6 +412,22 @@ class Simulator:
         if status == 200 and forced is not None and forced < 400:
             status = forced
         return web.Response(body=body, status=status, content_type="application/json")
+
+    def _ban_holds(self, client: str, at: datetime) -> bool:
+        """True while ``client`` is banned; a request in a ban extends it, as Tibber's do."""
+        until = self._banned.get(client)
+        if until is None or self.ban is None:
+            return False
+        if at >= until:
+            del self._banned[client]
+            return False
+        self._banned[client] = at + timedelta(seconds=self.ban)
+        return True
+
+    def banned_until(self, client: str = "127.0.0.1") -> datetime | None:
+        """When the ban of ``client`` ends (simulator clock), None when it is not banned."""
+        until = self._banned.get(client)
+        return until if until is not None and until > self.clock() else None
 
     def _admit(self, client: str, at: datetime) -> int | None:
         """Record a request of ``client``; seconds until a slot frees when over the limit."""
@@ -411,7 +470,11 @@ class Simulator:
             ),
             self.faults.empty_today,
             self.faults.null_subscription,
+            self.faults.quarter_outage,
+            self.faults.null_range,
             self.page_limit,
+            self.cursors,
+            self.inclusive_after,
             self._websocket_url,
         )
         body = self._answers.get(key)
@@ -430,6 +493,8 @@ class Simulator:
             now=at,
             faults=self.faults,
             page_limit=self.page_limit,
+            cursors=self.cursors,
+            inclusive_after=self.inclusive_after,
             publish_hour=self.publish_hour,
             publish_delay=self.publish_delay,
             websocket_url=self._websocket_url,
@@ -460,11 +525,15 @@ async def serve(
     token: str | None = None,
     homes: Sequence[SimHome] | None = None,
     clock: Clock | None = None,
-    publish_hour: int = 13,
+    publish_hour: int = PUBLISH_AT.hour,
     publish_delay: timedelta = timedelta(0),
     rate_limit: int = 100,
     rate_window: float = 300.0,
-    page_limit: int = 500,
+    ban: float | None = None,
+    page_limit: int | None = None,
+    cursors: str = "start",
+    inclusive_after: bool = False,
+    faults: Faults | None = None,
     seed: int = 0,
 ) -> None:
     """Run a simulator on ``host:port`` until cancelled, printing its endpoint."""
@@ -476,9 +545,14 @@ async def serve(
         publish_delay=publish_delay,
         rate_limit=rate_limit,
         rate_window=rate_window,
+        ban=ban,
         page_limit=page_limit,
+        cursors=cursors,
+        inclusive_after=inclusive_after,
         seed=seed,
     )
+    if faults is not None:
+        simulator.faults = faults
     await simulator.start(host, port)
     try:
         print(f"pricepool simulator serving Tibber's API at {simulator.endpoint}", flush=True)

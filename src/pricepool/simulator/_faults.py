@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 __all__ = ["Faults", "SimRequest"]
 
@@ -14,8 +16,9 @@ class Faults:
 
     Checked in this order: ``hang``, ``latency``, the rate limit, ``fail_next``,
     ``status``, ``error_rate``, ``malformed``, ``non_graphql``, the token,
-    ``invalid_token``, ``errors_without_extensions``; ``empty_today`` and
-    ``null_subscription`` change the data of answers that get through.
+    ``invalid_token``, ``token_error``, ``errors_without_extensions``; ``empty_today``,
+    ``quarter_outage``, ``null_range`` and ``null_subscription`` change the data of
+    answers that get through.
     """
 
     error_rate: float = 0.0
@@ -32,6 +35,14 @@ class Faults:
     """``priceInfo.today`` and ``tomorrow`` are ``[]`` and ``current`` is null."""
     null_subscription: bool = False
     """``currentSubscription`` is null, as during Tibber maintenance."""
+    quarter_outage: bool = False
+    """``priceInfo(resolution: QUARTER_HOURLY)`` has empty ``today`` and ``tomorrow`` while
+    the HOURLY one and ``priceInfoRange`` answer (Tibber, May 2026)."""
+    null_range: bool = False
+    """``priceInfoRange`` is null (the schema allows it) while ``priceInfo`` answers."""
+    token_error: str | None = None
+    """Refuse the token as Tibber's JWT layer does, HTTP 200 with ``INTERNAL_SERVER_ERROR``:
+    ``"jws"`` says "Invalid Compact JWS", ``"exp"`` that the ``"exp"`` claim failed."""
     invalid_token: bool = False
     """Reject the token as Tibber does: HTTP 200, ``errors[0].extensions.code`` UNAUTHENTICATED."""
     errors_without_extensions: bool = False
@@ -50,9 +61,11 @@ class SimRequest:
 
     ``at`` is the simulator clock's time of arrival, ``status`` the HTTP status answered
     (0 for a request left hanging), ``fields`` the price-relevant fields the query
-    selected: any of ``homes``, ``priceInfo``, ``priceInfoRange``.
+    selected: any of ``homes``, ``priceInfo``, ``priceInfoRange``; ``variables`` the
+    query's variables (None when it had none).
     """
 
     at: datetime
     status: int
     fields: frozenset[str]
+    variables: Mapping[str, Any] | None = None

@@ -11,8 +11,6 @@ are hourly; that is all the data has, whichever resolution is asked for.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import math
 import random
@@ -21,10 +19,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any
 
 from ..clock import local_midnight
-from ..model import QUARTER_HOURS_FROM, zone
+from ..model import zone
+from ..sources.tibber.wire import HOURLY, QUARTER_HOURLY, QUARTER_HOURS_FROM, slot_length
 from ._homes import SimHome
 
 __all__ = [
@@ -34,17 +33,12 @@ __all__ = [
     "Day",
     "backward",
     "day_nodes",
-    "decode_cursor",
-    "encode_cursor",
     "forward",
     "history_start",
     "holding",
     "published_through",
     "unit",
 ]
-
-HOURLY: Final = "HOURLY"
-QUARTER_HOURLY: Final = "QUARTER_HOURLY"
 
 # Tibber's documented thresholds, as a share of the trailing average price.
 _VERY_CHEAP = 0.60
@@ -79,7 +73,7 @@ def _native(home: SimHome, day: date) -> tuple[_Slot, ...]:
     tz = zone(home.time_zone)
     begin = int(local_midnight(day, tz).timestamp())
     end = int(local_midnight(day + timedelta(days=1), tz).timestamp())
-    step = 900 if day >= QUARTER_HOURS_FROM else 3600
+    step = int(slot_length(day).total_seconds())
 
     # Winter is dearer than summer; each day has its own level and weather.
     season = math.cos(2 * math.pi * (day.timetuple().tm_yday - 15) / 365.25)
@@ -230,24 +224,3 @@ def holding(day: Day, instant: int) -> dict[str, Any] | None:
     """The node of ``day`` whose interval holds ``instant``."""
     index = bisect_right(day.starts, instant) - 1
     return day.nodes[index] if index >= 0 else None
-
-
-def encode_cursor(starts_at: str) -> str:
-    """A cursor as Tibber gives them: base64 of the node's ``startsAt``."""
-    return base64.b64encode(starts_at.encode()).decode()
-
-
-def decode_cursor(cursor: str, home: SimHome) -> datetime:
-    """The instant a cursor names; ValueError when it is not base64 of an ISO timestamp.
-
-    A timestamp without an offset is read in the home's zone.
-    """
-    text = cursor.strip()
-    try:
-        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True).decode()
-        instant = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except (binascii.Error, UnicodeDecodeError, ValueError) as err:
-        raise ValueError(f"invalid cursor {cursor!r}: not base64 of an ISO timestamp") from err
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=zone(home.time_zone))
-    return instant.astimezone(UTC)

@@ -5,10 +5,12 @@ Semantics chosen where Tibber does not document them (see also the package docst
 * ``priceInfoRange`` is history: it ends at local midnight of the home's today, so it
   never overlaps ``priceInfo.today``/``tomorrow`` (clients such as Home Assistant's
   tibber_prices join ``priceInfoRange(last: 192)`` with ``today + tomorrow``).
-* Cursors are base64 of an ISO timestamp; a node's cursor is its ``startsAt``. ``after: c``
-  selects nodes starting strictly after the instant in ``c``, ``before: c`` strictly before.
-  ``first: n`` keeps the first n of those, ``last: n`` the last n (both: first, then last).
-  Without either, the newest page is returned. A page holds at most ``page_limit`` nodes.
+* Cursors are base64 of an ISO timestamp; a node's cursor is its ``startsAt`` (or, with
+  ``cursors="end"``, the instant after it). ``after: c`` selects nodes starting strictly
+  after the instant in ``c`` (at or after it with ``inclusive_after``), ``before: c``
+  strictly before (at or before). ``first: n`` keeps the first n of those, ``last: n``
+  the last n (both: first, then last). Without either, the newest page is returned. A
+  page holds at most the schema's cap (672 quarter-hours, 744 hours) or ``page_limit``.
 * ``priceInfo(resolution:)`` defaults to HOURLY, as Tibber's does; ``priceInfoRange``
   requires its ``resolution``.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import islice
 from typing import Any, Final
@@ -26,13 +28,19 @@ from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo, GraphQL
 
 from ..clock import local_midnight
 from ..model import zone
+from ..sources.tibber.wire import (
+    PAGE_MAX,
+    QUARTER_HOURLY,
+    decode_cursor,
+    encode_cursor,
+    sdl,
+    slot_length,
+)
 from ._faults import Faults
 from ._homes import SimHome
 from ._prices import (
     backward,
     day_nodes,
-    decode_cursor,
-    encode_cursor,
     forward,
     history_start,
     holding,
@@ -42,150 +50,7 @@ from ._prices import (
 
 __all__ = ["SCHEMA", "Context"]
 
-SDL: Final = """
-type Query {
-  viewer: Viewer!
-}
-
-type Viewer {
-  login: String
-  userId: String
-  name: String
-  accountType: [String!]!
-  homes: [Home]!
-  home(id: ID!): Home!
-  websocketSubscriptionUrl: String
-}
-
-type Home {
-  id: ID!
-  timeZone: String!
-  appNickname: String
-  appAvatar: HomeAvatar!
-  size: Int
-  type: HomeType!
-  numberOfResidents: Int
-  primaryHeatingSource: HeatingSource
-  hasVentilationSystem: Boolean
-  mainFuseSize: Int
-  address: Address
-  owner: LegalEntity
-  meteringPointData: MeteringPointData
-  currentSubscription: Subscription
-  subscriptions: [Subscription]!
-  features: HomeFeatures
-}
-
-enum HomeAvatar { APARTMENT ROWHOUSE FLOORHOUSE1 FLOORHOUSE2 FLOORHOUSE3 COTTAGE CASTLE }
-enum HomeType { APARTMENT ROWHOUSE HOUSE COTTAGE }
-enum HeatingSource {
-  AIR2AIR_HEATPUMP ELECTRICITY GROUND DISTRICT_HEATING ELECTRIC_BOILER AIR2WATER_HEATPUMP OTHER
-}
-
-type Address {
-  address1: String
-  address2: String
-  address3: String
-  city: String
-  postalCode: String
-  country: String
-  latitude: String
-  longitude: String
-}
-
-type ContactInfo {
-  email: String
-  mobile: String
-}
-
-type LegalEntity {
-  id: ID!
-  firstName: String
-  isCompany: Boolean
-  name: String!
-  middleName: String
-  lastName: String
-  organizationNo: String
-  language: String
-  contactInfo: ContactInfo
-  address: Address
-}
-
-type MeteringPointData {
-  consumptionEan: String
-  gridCompany: String
-  gridAreaCode: String
-  priceAreaCode: String
-  productionEan: String
-  energyTaxType: String
-  vatType: String
-  estimatedAnnualConsumption: Int
-}
-
-type HomeFeatures {
-  realTimeConsumptionEnabled: Boolean
-}
-
-enum PriceInfoResolution { HOURLY QUARTER_HOURLY }
-enum PriceLevel { NORMAL CHEAP VERY_CHEAP EXPENSIVE VERY_EXPENSIVE }
-
-type Subscription {
-  id: ID!
-  subscriber: LegalEntity!
-  validFrom: String
-  validTo: String
-  status: String
-  statusReason: String
-  priceInfo(resolution: PriceInfoResolution = HOURLY): PriceInfo
-  priceInfoRange(
-    resolution: PriceInfoResolution!
-    first: Int
-    last: Int
-    before: String
-    after: String
-  ): SubscriptionPriceConnection
-}
-
-type PriceInfo {
-  current: Price
-  today: [Price]!
-  tomorrow: [Price]!
-}
-
-type Price {
-  total: Float
-  energy: Float
-  tax: Float
-  startsAt: String
-  currency: String!
-  level: PriceLevel
-}
-
-type SubscriptionPriceConnection {
-  pageInfo: SubscriptionPriceConnectionPageInfo!
-  edges: [SubscriptionPriceEdge]!
-  nodes: [Price]!
-}
-
-type SubscriptionPriceConnectionPageInfo {
-  endCursor: String
-  hasNextPage: Boolean
-  hasPreviousPage: Boolean
-  startCursor: String
-  resolution: String
-  currency: String
-  count: Int
-  minEnergy: Float
-  minTotal: Float
-  maxEnergy: Float
-  maxTotal: Float
-}
-
-type SubscriptionPriceEdge {
-  cursor: String
-  node: Price
-}
-"""
+SDL: Final = sdl()
 
 
 @dataclass(frozen=True)
@@ -195,7 +60,9 @@ class Context:
     homes: Mapping[str, SimHome]
     now: datetime
     faults: Faults
-    page_limit: int
+    page_limit: int | None
+    cursors: str
+    inclusive_after: bool
     publish_hour: int
     publish_delay: timedelta
     websocket_url: str
@@ -304,7 +171,7 @@ def _price_info(
     sub: dict[str, Any], info: GraphQLResolveInfo[Context], resolution: str = "HOURLY"
 ) -> dict[str, Any]:
     ctx = _ctx(info)
-    if ctx.faults.empty_today:
+    if ctx.faults.empty_today or (ctx.faults.quarter_outage and resolution == QUARTER_HOURLY):
         return {"current": None, "today": [], "tomorrow": []}
     home: SimHome = sub["_home"]
     today = ctx.now.astimezone(zone(home.time_zone)).date()
@@ -322,7 +189,7 @@ def _bound(cursor: str | None, home: SimHome, name: str) -> datetime | None:
     if cursor is None:
         return None
     try:
-        return decode_cursor(cursor, home)
+        return decode_cursor(cursor, zone(home.time_zone))
     except ValueError as err:
         raise _error(f"{name}: {err}", "BAD_USER_INPUT") from err
 
@@ -341,8 +208,10 @@ def _price_info_range(
     last: int | None = None,
     before: str | None = None,
     after: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     ctx = _ctx(info)
+    if ctx.faults.null_range:
+        return None
     home: SimHome = sub["_home"]
     first = _count(first, "first")
     last = _count(last, "last")
@@ -350,16 +219,22 @@ def _price_info_range(
     before_at = _bound(before, home, "before")
 
     # Integer bounds [lo, hi): node starts are whole seconds, so "strictly after x" is
-    # "at or after floor(x) + 1" and "strictly before y" is "before ceil(y)".
+    # "at or after floor(x) + 1" and "strictly before y" is "before ceil(y)"; inclusive,
+    # "at or after ceil(x)" and "before floor(y) + 1".
     today = ctx.now.astimezone(zone(home.time_zone)).date()
     hi = int(local_midnight(today, zone(home.time_zone)).timestamp())
+    inclusive = ctx.inclusive_after
     if before_at is not None:
-        hi = min(hi, -int(-before_at.timestamp() // 1))
+        edge = before_at.timestamp()
+        hi = min(hi, int(edge // 1) + 1 if inclusive else -int(-edge // 1))
     lo = history_start(home)
     if after_at is not None:
-        lo = max(lo, int(after_at.timestamp() // 1) + 1)
+        edge = after_at.timestamp()
+        lo = max(lo, -int(-edge // 1) if inclusive else int(edge // 1) + 1)
 
-    limit = ctx.page_limit
+    limit = PAGE_MAX[resolution]
+    if ctx.page_limit is not None:
+        limit = min(limit, ctx.page_limit)
     nodes: list[dict[str, Any]]
     if first is not None:
         # Walk no further than the page can hold: a huge ``first`` must not compute years.
@@ -377,7 +252,7 @@ def _price_info_range(
         has_previous = len(behind) > want
         nodes = behind[:want][::-1]
         has_next = _exists(forward(home, resolution, _end(nodes, lo), hi))
-    return _connection(home, resolution, nodes, has_previous, has_next)
+    return _connection(home, resolution, nodes, has_previous, has_next, ctx.cursors)
 
 
 def _exists(nodes: Iterator[dict[str, Any]]) -> bool:
@@ -396,10 +271,24 @@ def _end(nodes: list[dict[str, Any]], default: int) -> int:
     return int(datetime.fromisoformat(nodes[-1]["startsAt"]).timestamp()) + 1
 
 
+def _edge_cursor(node: dict[str, Any], resolution: str, names: str) -> str:
+    """The node's start, or with ``names == "end"`` the instant after it."""
+    start = datetime.fromisoformat(node["startsAt"])
+    if names == "end":
+        step = slot_length(start.date()) if resolution == QUARTER_HOURLY else timedelta(hours=1)
+        start = (start.astimezone(UTC) + step).astimezone(start.tzinfo)
+    return encode_cursor(start)
+
+
 def _connection(
-    home: SimHome, resolution: str, nodes: list[dict[str, Any]], has_previous: bool, has_next: bool
+    home: SimHome,
+    resolution: str,
+    nodes: list[dict[str, Any]],
+    has_previous: bool,
+    has_next: bool,
+    names: str,
 ) -> dict[str, Any]:
-    edges = [{"cursor": encode_cursor(node["startsAt"]), "node": node} for node in nodes]
+    edges = [{"cursor": _edge_cursor(node, resolution, names), "node": node} for node in nodes]
     energies = [node["energy"] for node in nodes]
     totals = [node["total"] for node in nodes]
     return {

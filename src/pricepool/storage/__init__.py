@@ -3,6 +3,18 @@
 from .base import Group, Pending, Snapshot, Store
 from .ha_import import import_ha
 from .json_store import JsonFileStore
+from .postgres_limiter import PostgresLimiter
+from .postgres_store import PostgresStore
 from .sqlite_store import SqliteStore
 
-__all__ = ["Group", "JsonFileStore", "Pending", "Snapshot", "SqliteStore", "Store", "import_ha"]
+__all__ = [
+    "Group",
+    "JsonFileStore",
+    "Pending",
+    "PostgresLimiter",
+    "PostgresStore",
+    "Snapshot",
+    "SqliteStore",
+    "Store",
+    "import_ha",
+]

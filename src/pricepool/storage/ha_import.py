@@ -20,13 +20,14 @@ import json
 import os
 from collections import Counter
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..errors import InvalidResponseError, StorageError
-from ..model import HomeInfo, PriceInterval, Span, node_start, slot_length, zone
+from ..model import HomeInfo, PriceInterval, Span, zone
+from ..sources.tibber.wire import interval, slot_length, start_of
 from ..timeline import key, key_end
 from ._codec import union
 from .base import Group, Snapshot
@@ -147,7 +148,7 @@ def _parse(
         if not isinstance(node, Mapping):
             raise TypeError(f"price node is not an object: {node!r}")
         # A start listed twice in one fetch: the later node wins.
-        by_start[node_start(node).astimezone(UTC)] = node
+        by_start[start_of(node)] = node
     order = sorted(by_start)
     items = []
     for index, start in enumerate(order):
@@ -162,7 +163,7 @@ def _parse(
         # Alone, it lasts a slot of its home-local day (the 2025-10-01 switch is local).
         length = min(fitting) if fitting else slot_length(start.astimezone(tz).date())
         items.append(
-            PriceInterval.from_node(by_start[start], tz=tz, length=length, currency=currency)
+            interval(by_start[start], tz=tz, length=length, currency=currency, start=start)
         )
     return items
 

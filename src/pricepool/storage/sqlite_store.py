@@ -43,7 +43,7 @@ import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Final, Self, TypeVar
 
 from ..errors import StorageError
 from ..model import HomeInfo, PriceInterval, Span
@@ -53,7 +53,7 @@ from ._codec import union as span_union
 from ._merge import Ident, Known, ident, learned, merge_pending, painted, pending_edges, spans
 from .base import Group, Pending, Snapshot
 
-__all__ = ["SCHEMA", "SqliteStore"]
+__all__ = ["APPLICATION_ID", "SCHEMA", "SqliteStore"]
 
 _V1 = (
     """CREATE TABLE homes (
@@ -94,12 +94,13 @@ _V1 = (
     "CREATE INDEX pending_home ON pending (home)",
 )
 
-_APP = 0x70706F6C  # "ppol": this file is a pricepool store
+APPLICATION_ID: Final = 0x70706F6C
+"""SQLite's application id of a pricepool store ("ppol"), also in a damaged file's header."""
 _V2 = (
     "ALTER TABLE groups ADD COLUMN rev INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE coverage ADD COLUMN rev INTEGER NOT NULL DEFAULT 0",
     "CREATE INDEX groups_rev ON groups (home, rev)",
-    f"PRAGMA application_id = {_APP}",
+    f"PRAGMA application_id = {APPLICATION_ID}",
 )
 
 
@@ -303,7 +304,7 @@ class SqliteStore:
             tables = {
                 name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
             }
-            ours = app == _APP or (app == 0 and tables >= _TABLES_V1)
+            ours = app == APPLICATION_ID or (app == 0 and tables >= _TABLES_V1)
             if not ours:
                 raise StorageError(
                     f"{path} is not a pricepool store (an SQLite database of something "
@@ -314,7 +315,7 @@ class SqliteStore:
             with open(path, "rb") as file:
                 head = file.read(100)
             # The header names the application even when the pages are damaged.
-            return int.from_bytes(head[68:72], "big") == _APP, cause(err)
+            return int.from_bytes(head[68:72], "big") == APPLICATION_ID, cause(err)
         return True, None if check == "ok" else str(check)
 
     def _build(self) -> None:

@@ -1,5 +1,23 @@
-"""Tibber's GraphQL API as a pricepool ``PriceSource``."""
+"""Tibber's GraphQL API as a pricepool ``PriceSource``; ``wire`` owns its format."""
 
-from ._source import ENDPOINT, TibberSource
+from . import wire
+from ._limiter import Limiter, RequestLimiter
 
-__all__ = ["ENDPOINT", "TibberSource"]
+# The source needs aiohttp; readers of the wire format (the HA import, cache commands) do not.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._source import ENDPOINT, SourceStatus, TibberSource
+
+__all__ = ["ENDPOINT", "Limiter", "RequestLimiter", "SourceStatus", "TibberSource", "wire"]
+
+_LAZY = frozenset({"ENDPOINT", "SourceStatus", "TibberSource"})
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import _source
+
+    value = getattr(_source, name)
+    globals()[name] = value
+    return value

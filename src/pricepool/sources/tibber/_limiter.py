@@ -1,19 +1,49 @@
-"""A client-side limit: a sliding window of requests and a cap on requests in flight."""
+"""The client-side limit: a rolling window of requests, the API's ban, and what a limiter is.
+
+How many requests are in flight at once is the transport's business (it is per process);
+a limiter counts requests sent and knows the ban, which may be shared between processes.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol, runtime_checkable
 
 from ...errors import RateLimitedError
 
-__all__ = ["Limiter"]
+__all__ = ["Limiter", "RequestLimiter"]
+
+
+@runtime_checkable
+class RequestLimiter(Protocol):
+    """What ``TibberSource`` asks of a limiter; every user of one limiter shares its budget.
+
+    The default is the in-process ``Limiter``; one backed by a database lets replicas share
+    a window and a ban. ``slot`` raises RateLimitedError with ``own=True`` (and
+    ``banned=True`` while a ban lasts), ``retry_after`` and ``clear_after`` set, at once when
+    waiting would take longer than ``patience``: it never sleeps past it.
+    """
+
+    max_requests: int
+    per_seconds: float
+
+    def slot(self, patience: float) -> AbstractAsyncContextManager[None]:
+        """Hold one request's place, counted in the window when it is granted."""
+        ...
+
+    async def ban(self, retry_after: float, reason: str) -> None:
+        """Send nothing for ``retry_after`` seconds from now (extends a ban, never shortens)."""
+        ...
+
+    def left(self) -> int:
+        """Requests that may go now without waiting (as last known)."""
+        ...
 
 
 class Limiter:
-    """At most ``max_requests`` per ``per_seconds`` and ``max_in_flight`` at once.
+    """At most ``max_requests`` per rolling ``per_seconds`` in this process, and the ban.
 
     Times come from ``monotonic`` so that a wall-clock jump can neither stall nor flood.
     """
@@ -22,7 +52,6 @@ class Limiter:
         self,
         max_requests: int,
         per_seconds: float,
-        max_in_flight: int,
         *,
         monotonic: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
@@ -31,32 +60,61 @@ class Limiter:
             raise ValueError(f"max_requests must be at least 1, got {max_requests}")
         if not per_seconds > 0:
             raise ValueError(f"per_seconds must be positive, got {per_seconds}")
-        if max_in_flight < 1:
-            raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
         self.max_requests = max_requests
         self.per_seconds = per_seconds
         self._monotonic = monotonic
         self._sleep = sleep
         self._sent: deque[float] = deque()
-        self._flight = asyncio.Semaphore(max_in_flight)
+        self._banned_until = 0.0
+        self._ban_reason = ""
+
+    def __repr__(self) -> str:
+        return f"Limiter({self.max_requests} per {self.per_seconds:g} s)"
 
     @asynccontextmanager
     async def slot(self, patience: float) -> AsyncIterator[None]:
-        """Hold one request's place; wait at most ``patience`` seconds for the window.
+        """Hold one request's place; wait at most ``patience`` seconds for the window."""
+        await self._take(self._monotonic() + patience)
+        yield
 
-        Raises RateLimitedError (with ``retry_after``) when the window stays full longer.
-        """
-        # The in-flight place is taken first so the window records the instant of sending.
-        async with self._flight:
-            await self._take(patience)
-            yield
+    async def ban(self, retry_after: float, reason: str) -> None:
+        until = self._monotonic() + max(retry_after, 0.0)
+        if until > self._banned_until:
+            self._banned_until = until
+            self._ban_reason = reason
 
-    async def _take(self, patience: float) -> None:
-        deadline = self._monotonic() + patience
+    def banned_for(self) -> float:
+        """Seconds the ban still lasts (0 when none)."""
+        return max(self._banned_until - self._monotonic(), 0.0)
+
+    def left(self) -> int:
+        self._expire(self._monotonic())
+        return self.max_requests - len(self._sent)
+
+    def _expire(self, now: float) -> None:
+        while self._sent and self._sent[0] <= now - self.per_seconds:
+            self._sent.popleft()
+
+    def _clear_after(self, now: float) -> float:
+        """Seconds until the whole window is free again."""
+        return max((self._sent[-1] + self.per_seconds - now) if self._sent else 0.0, 0.0)
+
+    async def _take(self, deadline: float) -> None:
         while True:
             now = self._monotonic()
-            while self._sent and self._sent[0] <= now - self.per_seconds:
-                self._sent.popleft()
+            banned = self._banned_until - now
+            if banned > 0:
+                if now + banned > deadline:
+                    raise RateLimitedError(
+                        f"banned by the API ({self._ban_reason}) for another {banned:.0f} s",
+                        retry_after=banned,
+                        banned=True,
+                        own=True,
+                        clear_after=max(banned, self._clear_after(now)),
+                    )
+                await self._sleep(banned)
+                continue
+            self._expire(now)
             if len(self._sent) < self.max_requests:
                 self._sent.append(now)
                 return
@@ -66,5 +124,7 @@ class Limiter:
                     f"pricepool's own limit of {self.max_requests} requests per "
                     f"{self.per_seconds:g} s is reached; next request possible in {wait:.1f} s",
                     retry_after=wait,
+                    own=True,
+                    clear_after=self._clear_after(now),
                 )
             await self._sleep(wait)

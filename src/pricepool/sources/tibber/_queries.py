@@ -1,6 +1,7 @@
 """The fixed GraphQL documents sent to Tibber; values travel only as variables.
 
-Field and argument names follow Tibber's public schema (``viewer``, ``home(id:)``,
+They are valid against ``wire.sdl()`` (a test checks). Field and argument names follow
+Tibber's public schema (``viewer``, ``home(id:)``,
 ``currentSubscription``, ``priceInfo(resolution:)``, ``priceInfoRange(resolution:, first:,
 after:)``). Every price query also asks for ``timeZone`` so home info stays fresh for free.
 """
@@ -23,15 +24,17 @@ query PricepoolHomes {
 """
 
 HISTORY = """
-query PricepoolHistory($homeId: ID!, $first: Int!, $after: String!) {
+query PricepoolHistory(
+  $homeId: ID!, $resolution: PriceInfoResolution!, $first: Int!, $after: String!
+) {
   viewer {
     home(id: $homeId) {
       id
       timeZone
       currentSubscription {
-        priceInfoRange(resolution: QUARTER_HOURLY, first: $first, after: $after) {
-          pageInfo { endCursor hasNextPage }
-          edges { cursor node { startsAt total energy tax level currency } }
+        priceInfoRange(resolution: $resolution, first: $first, after: $after) {
+          pageInfo { hasNextPage }
+          edges { node { startsAt total energy tax level currency } }
         }
       }
     }
@@ -40,7 +43,10 @@ query PricepoolHistory($homeId: ID!, $first: Int!, $after: String!) {
 """
 
 # One request for the day before yesterday through tomorrow: the range holds the two past
-# days, priceInfo holds today and (from about 13:00) tomorrow.
+# days, priceInfo holds today and (once published, about midday) tomorrow. ``hourly`` is
+# the fallback for an outage of the quarter-hourly prices (seen in May 2026: today and
+# tomorrow empty while the hourly ones were there); it rides along so that the fallback
+# costs no request.
 RECENT = """
 query PricepoolRecent($homeId: ID!, $first: Int!, $after: String!) {
   viewer {
@@ -52,9 +58,13 @@ query PricepoolRecent($homeId: ID!, $first: Int!, $after: String!) {
           today { startsAt total energy tax level currency }
           tomorrow { startsAt total energy tax level currency }
         }
+        hourly: priceInfo(resolution: HOURLY) {
+          today { startsAt total energy tax level currency }
+          tomorrow { startsAt total energy tax level currency }
+        }
         priceInfoRange(resolution: QUARTER_HOURLY, first: $first, after: $after) {
-          pageInfo { endCursor hasNextPage }
-          edges { cursor node { startsAt total energy tax level currency } }
+          pageInfo { hasNextPage }
+          edges { node { startsAt total energy tax level currency } }
         }
       }
     }

@@ -7,7 +7,8 @@ import math
 import random
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -16,61 +17,71 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from ...clock import Clock, day_ceil, day_floor, day_start, system_clock
-from ...errors import AuthenticationError, InvalidResponseError, UnknownHomeError
-from ...model import HomeInfo, PriceInterval, Span, slot_length, zone
+from ...clock import Clock, day_ceil, day_floor, day_start, local_midnight, system_clock
+from ...errors import AuthenticationError, InvalidResponseError, SourceError, UnknownHomeError
+from ...model import HomeInfo, PriceInterval, Span, zone
 from ..base import FetchResult
 from . import _queries
-from ._limiter import Limiter
-from ._parse import (
-    Page,
-    cursor,
-    intervals,
-    items,
-    obj,
-    page,
-    slots,
-    start_of,
-)
+from ._limiter import Limiter, RequestLimiter
 from ._transport import Transport
 from ._transport import user_agent as agent
+from .wire import (
+    HOURLY,
+    PAGE_MAX,
+    QUARTER_HOURS_FROM,
+    Nodes,
+    Page,
+    cursor,
+    items,
+    lengths,
+    obj,
+    page,
+    resolution,
+    slot_length,
+    slots,
+)
 
-__all__ = ["ENDPOINT", "TibberSource"]
+__all__ = ["ENDPOINT", "SourceStatus", "TibberSource"]
 
 ENDPOINT = "https://api.tibber.com/v1-beta/gql"
 
-# Ask for at most this many nodes a page; a server that caps lower says so with hasNextPage.
-_PAGE = 500
-
 # How a run of range pages ended: "done" answers the whole part, "cut" only up to the data.
 _Ending = Literal["done", "cut"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """What a ``TibberSource`` can tell a metrics page, read without a request.
+
+    ``requests_left`` may go now under the limiter's ``limit`` per ``window`` seconds;
+    ``banned_until`` is when the API's ban ends, ``down_until`` when an endpoint marked
+    down is asked again (None: not banned / not down); ``requests`` were sent so far.
+    """
+
+    requests_left: int
+    limit: int
+    window: float
+    banned_until: datetime | None
+    down_until: datetime | None
+    requests: int
 
 
 @dataclass
 class _Answer:
     """What one fetch has heard so far, across all its requests."""
 
-    nodes: list[Mapping[str, Any]] = field(default_factory=list)
+    nodes: Nodes = field(default_factory=Nodes)
     time_zone: str | None = None
-    currency: str | None = None
 
     def heard(self, home: dict[str, Any]) -> None:
         tz = home.get("timeZone")
         if isinstance(tz, str) and tz:
             self.time_zone = tz
 
-    def add(self, nodes: list[Mapping[str, Any]]) -> None:
-        self.nodes.extend(nodes)
-        if self.currency is None:
-            self.currency = next(
-                (c for n in nodes if isinstance(c := n.get("currency"), str) and c), None
-            )
-
     def join(self, other: _Answer) -> None:
         """Take in what another request heard (``other`` is left as it is)."""
-        self.nodes.extend(other.nodes)
+        self.nodes.join(other.nodes)
         self.time_zone = other.time_zone or self.time_zone
-        self.currency = self.currency or other.currency
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +108,15 @@ class TibberSource:
     """Prices from Tibber's GraphQL API, as a ``PriceSource``.
 
     The span from the day before yesterday (home-local) onward costs one request, which
-    concurrent fetches share; older spans are paged from ``priceInfoRange``. Answers cover
-    whole local days.
+    concurrent fetches share; older spans are paged from ``priceInfoRange``, a page as
+    large as the schema allows. Answers cover whole local days.
+
+    Every pool sharing a source shares its ``limiter`` (at most ``max_requests`` per
+    rolling ``per_seconds``; pass one of your own, e.g. shared by replicas, as
+    ``limiter``) and its ban: after a 429 nothing is sent for Retry-After seconds, else
+    ``ban`` seconds. A call takes at most ``retry_budget + timeout`` seconds, waits
+    included; after one gave up on an unreachable API, calls fail at once for ``down_for``
+    seconds.
     """
 
     def __init__(
@@ -113,6 +131,9 @@ class TibberSource:
         max_requests: int = 100,
         per_seconds: float = 300.0,
         max_in_flight: int = 2,
+        limiter: RequestLimiter | None = None,
+        ban: float = 600.0,
+        down_for: float = 30.0,
         timeout: float = 20.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
@@ -129,10 +150,14 @@ class TibberSource:
             raise ValueError(f"timeout must be positive and finite, got {timeout}")
         if not (retry_budget >= 0 and math.isfinite(retry_budget)):
             raise ValueError(f"retry_budget must be finite and not negative, got {retry_budget}")
+        for name, value in (("ban", ban), ("down_for", down_for)):
+            if not (value >= 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be finite and not negative, got {value}")
         self._clock = clock or system_clock
-        limiter = Limiter(
-            max_requests, per_seconds, max_in_flight, monotonic=monotonic, sleep=sleep
-        )
+        if limiter is None:
+            limiter = Limiter(max_requests, per_seconds, monotonic=monotonic, sleep=sleep)
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
         self._http = Transport(
             token,
             endpoint or ENDPOINT,
@@ -140,7 +165,10 @@ class TibberSource:
             agent=agent(user_agent),
             timeout=timeout,
             retry_budget=retry_budget,
+            ban=ban,
+            down_for=down_for,
             limiter=limiter,
+            max_in_flight=max_in_flight,
             clock=self._clock,
             monotonic=monotonic,
             sleep=sleep,
@@ -162,6 +190,24 @@ class TibberSource:
         """HTTP requests sent so far, retries included."""
         return self._http.requests
 
+    @property
+    def limiter(self) -> RequestLimiter:
+        """The limiter every request of this source passes."""
+        return self._http.limiter
+
+    @property
+    def status(self) -> SourceStatus:
+        """The limiter's room, the ban and the down mark now; asks nothing of the API."""
+        http = self._http
+        return SourceStatus(
+            requests_left=http.limiter.left(),
+            limit=http.limiter.max_requests,
+            window=http.limiter.per_seconds,
+            banned_until=http.banned_until,
+            down_until=http.down_until,
+            requests=http.requests,
+        )
+
     async def close(self) -> None:
         """Close the HTTP session if this source opened it."""
         await self._http.close()
@@ -177,26 +223,38 @@ class TibberSource:
     ) -> None:
         await self.close()
 
+    @contextmanager
+    def _named(self) -> Iterator[None]:
+        """Every error this source raises names its endpoint."""
+        try:
+            yield
+        except SourceError as err:
+            if err.endpoint is None:
+                err.endpoint = self.endpoint
+            raise
+
     # -- homes ------------------------------------------------------------------------------
 
     async def homes(self) -> list[HomeInfo]:
         """The account's homes, asked once and then kept."""
-        async with self._homes_lock:
-            if self._homes is None:
-                data = await self._http.query(_queries.HOMES, {}, "PricepoolHomes")
-                viewer = obj(data.get("viewer"), "viewer")
-                found = items(viewer.get("homes") if viewer else None, "viewer.homes")
-                if found is None:
-                    raise InvalidResponseError("the answer has no viewer.homes")
-                self._homes = [_home(h) for h in found]
-            return list(self._homes)
+        with self._named():
+            async with self._homes_lock:
+                if self._homes is None:
+                    data = await self._http.query(_queries.HOMES, {}, "PricepoolHomes")
+                    viewer = obj(data.get("viewer"), "viewer")
+                    found = items(viewer.get("homes") if viewer else None, "viewer.homes")
+                    if found is None:
+                        raise InvalidResponseError("the answer has no viewer.homes")
+                    self._homes = [_home(h) for h in found]
+                return list(self._homes)
 
     async def home(self, home_id: str) -> HomeInfo:
         """The home with ``home_id``; UnknownHomeError when the account has none."""
-        for home in await self.homes():
-            if home.id == home_id:
-                return home
-        raise UnknownHomeError(f"the Tibber account has no home {home_id!r}")
+        with self._named():
+            for home in await self.homes():
+                if home.id == home_id:
+                    return home
+            raise UnknownHomeError(f"the Tibber account has no home {home_id!r}")
 
     # -- prices -----------------------------------------------------------------------------
 
@@ -207,38 +265,39 @@ class TibberSource:
         there through tomorrow one request answers. Days after tomorrow are not answered;
         an unpublished tomorrow comes back as ``pending`` with no ``retry_at``.
         """
-        tz = home.tz
-        now = self._clock()
-        # All instants here are UTC: aware datetimes sharing a zone compare as wall clocks, and
-        # across zones a time in the autumn night's repeated hour never compares equal.
-        recent, today, tomorrow, horizon = (
-            day_start(now, tz, n).astimezone(UTC) for n in (-2, 0, 1, 2)
-        )
-        if span.start >= horizon:
-            return FetchResult([], None)
-        heard = _Answer()
-        start = day_floor(span.start, tz)
-        if start < recent:
-            part_end = min(recent, day_ceil(span.end, tz))
-            ending = await self._range(home, start, part_end, None, heard)
-            reach = _reach(start, part_end, ending, heard, tz)
-            if reach is None:
-                return self._result(home, heard, None, None)
-            if reach < recent or span.end <= recent:
-                # Asking for the recent days after a gap would not extend a contiguous answer.
-                return self._result(home, heard, Span(start, reach), None)
-        else:
-            start = recent
-        shared = await self._recent_once(home, recent, today, tomorrow, horizon)
-        heard.join(shared.heard)
-        answered = shared.answered
-        if start < recent:
-            # History answered [start, recent): only a recent answer from there extends it.
-            if answered is not None and answered.start == recent:
-                answered = Span(start, answered.end)
+        with self._named():
+            tz = home.tz
+            now = self._clock()
+            # All instants here are UTC: aware datetimes sharing a zone compare as wall clocks, and
+            # across zones a time in the autumn night's repeated hour never compares equal.
+            recent, today, tomorrow, horizon = (
+                day_start(now, tz, n).astimezone(UTC) for n in (-2, 0, 1, 2)
+            )
+            if span.start >= horizon:
+                return FetchResult([], None)
+            heard = _Answer()
+            start = day_floor(span.start, tz)
+            if start < recent:
+                part_end = min(recent, day_ceil(span.end, tz))
+                ending = await self._range(home, start, part_end, None, heard)
+                reach = _reach(start, part_end, ending, heard, tz)
+                if reach is None:
+                    return self._result(home, heard, None, None)
+                if reach < recent or span.end <= recent:
+                    # Asking for the recent days after a gap would not extend a contiguous answer.
+                    return self._result(home, heard, Span(start, reach), None)
             else:
-                answered = Span(start, recent)
-        return self._result(home, heard, answered, shared.pending)
+                start = recent
+            shared = await self._recent_once(home, recent, today, tomorrow, horizon)
+            heard.join(shared.heard)
+            answered = shared.answered
+            if start < recent:
+                # History answered [start, recent): only a recent answer from there extends it.
+                if answered is not None and answered.start == recent:
+                    answered = Span(start, answered.end)
+                else:
+                    answered = Span(start, recent)
+            return self._result(home, heard, answered, shared.pending)
 
     async def _recent_once(
         self,
@@ -285,7 +344,9 @@ class TibberSource:
         """One request for [recent, horizon): what its answer covers, and what is pending.
 
         The answer starts at ``recent``, or at ``today`` when the range part came back
-        empty: Tibber has today, so the days before it cannot be known to be empty.
+        empty or null: Tibber has today, so the days before it cannot be known to be empty.
+        A day whose quarter-hours are missing is taken from the hourly prices that came
+        along; a day with neither is pending (today included), asked again as usual.
         """
         tz = home.tz
         heard = _Answer()
@@ -296,13 +357,13 @@ class TibberSource:
         )
         found = _viewer_home(data, home.id)
         heard.heard(found)
+        tz = _zone(home, heard)
         sub = obj(found.get("currentSubscription"), "currentSubscription") or {}
         info = obj(sub.get("priceInfo"), "priceInfo") or {}
+        hourly = obj(sub.get("hourly"), "hourly priceInfo") or {}
         first = page(sub.get("priceInfoRange"))
-        if first is None:
-            return _Recent(None, None, heard)
         begin = recent
-        if first.nodes:
+        if first is not None and first.nodes:
             ending = await self._range(home, recent, today, first, heard)
             reach = _reach(recent, today, ending, heard, tz)
             if reach != today:
@@ -310,24 +371,30 @@ class TibberSource:
                 return _Recent(answered, None, heard)
         else:
             # An empty page here is not "nothing exists": that holds only before the home's
-            # data begins, and today says the data has begun. Answer from today on, if at all.
+            # data begins, and today says the data has begun. A null range says nothing.
+            # Answer from today on, if at all.
             begin = today
-        days = items(info.get("today"), "priceInfo.today") or []
-        later = items(info.get("tomorrow"), "priceInfo.tomorrow") or []
-        listed: list[Mapping[str, Any]] = [obj(n, "price node") or {} for n in [*days, *later]]
-        heard.add(listed)
+        listed: set[datetime] = set()
+        later = False
+        for day in ("today", "tomorrow"):
+            nodes = items(info.get(day), f"priceInfo.{day}") or items(
+                hourly.get(day), f"hourly priceInfo.{day}"
+            )
+            later = bool(nodes) if day == "tomorrow" else later
+            listed.update(heard.nodes.add(nodes or []))
         # today and tomorrow are plain lists: only what joins on without a gap is answered.
-        starts = {start_of(n) for n in listed}
         reach = today
-        for interval in intervals(heard.nodes, tz, None):
-            begins = interval.start.astimezone(UTC)
-            if begins not in starts or begins < reach:
+        for start, length in lengths(heard.nodes.starts(), tz):
+            if start not in listed or start < reach:
                 continue
-            if begins > reach or reach >= horizon:
+            if start > reach or reach >= horizon:
                 break
-            reach = interval.end.astimezone(UTC)
+            reach = start + length
         reach = min(reach, horizon)
         answered = Span(begin, reach) if reach > begin else None
+        if reach == today:
+            # Neither resolution has today (an outage): not known yet, not unanswered.
+            return _Recent(answered, Span(today, horizon), heard)
         if reach == tomorrow and not later:
             return _Recent(answered, Span(tomorrow, horizon), heard)
         return _Recent(answered, None, heard)
@@ -344,18 +411,27 @@ class TibberSource:
 
         "done": [start, end) is answered (data reached it, or none exists there);
         "cut": answered only as far as the data goes; None: Tibber sent no range at all.
+        Each page starts where the last one's newest node ends, by a cursor of our own, so
+        neither the server's cursors nor an inclusive ``after`` can skip or repeat a slot;
+        a node repeated anyway is dropped, and a page that adds nothing ends the walk.
+        Days before the 15-minute switch are asked HOURLY (pages of a month, not a week).
         """
-        tz = home.tz
-        after = cursor(start, tz)
-        seen: set[str] = set()
-        got = 0
-        last = start
-        newest: datetime | None = None
+        tz = _zone(home, heard)
+        switch = local_midnight(QUARTER_HOURS_FROM, tz).astimezone(UTC)
+        at = start
+        got = False
         while True:
             if first is None:
+                kind = resolution(at.astimezone(tz).date())
+                stop = min(end, switch) if kind == HOURLY else end
                 data = await self._http.query(
                     _queries.HISTORY,
-                    {"homeId": home.id, "first": min(_PAGE, slots(last, end, tz)), "after": after},
+                    {
+                        "homeId": home.id,
+                        "resolution": kind,
+                        "first": min(PAGE_MAX[kind], max(slots(at, stop, tz), 1)),
+                        "after": cursor(at, tz),
+                    },
                     "PricepoolHistory",
                 )
                 found = _viewer_home(data, home.id)
@@ -370,21 +446,23 @@ class TibberSource:
                 # An empty first page of a history request: nothing exists after start, e.g.
                 # before the home's data (the recent request never passes an empty page).
                 return "cut" if got else "done"
-            heard.add(current.nodes)
-            got += len(current.nodes)
-            previous, newest = newest, max(start_of(n) for n in current.nodes)
-            step = slot_length(newest.astimezone(tz).date())
-            if newest + step >= end:
-                # ``after`` is strict and ordered: nothing hides between the nodes and end.
+            fresh = [s for s in heard.nodes.add(current.nodes, "priceInfoRange node") if s >= at]
+            if not fresh:
+                if current.has_next:
+                    raise InvalidResponseError(
+                        f"{self.endpoint}: a priceInfoRange page after "
+                        f"{at.astimezone(tz).isoformat()} repeats what came before it; "
+                        "paging stopped",
+                        endpoint=self.endpoint,
+                    )
+                return "cut" if got else "done"
+            got = True
+            newest = max(fresh)
+            at = newest + slot_length(newest.astimezone(tz).date())
+            if at >= end:
                 return "done"
-            if previous is not None and newest <= previous:
+            if not current.has_next:
                 return "cut"
-            last = newest + step
-            nxt = current.end_cursor
-            if not current.has_next or nxt is None or nxt in seen:
-                return "cut"
-            seen.add(nxt)
-            after = nxt
 
     def _result(
         self, home: HomeInfo, heard: _Answer, answered: Span | None, pending: Span | None
@@ -395,9 +473,20 @@ class TibberSource:
         tz = (fresh or home).tz
         kept: list[PriceInterval] = []
         if answered is not None:
-            every = intervals(heard.nodes, tz, heard.currency or home.currency)
-            kept = [i for i in every if answered.start <= i.start < answered.end]
+            kept = heard.nodes.intervals(
+                tz, heard.nodes.currency or home.currency, (answered.start, answered.end)
+            )
         return FetchResult(kept, answered, pending, None, fresh)
+
+
+def _zone(home: HomeInfo, heard: _Answer) -> ZoneInfo:
+    """The home's zone as last heard (an answer may name a new one)."""
+    if heard.time_zone and heard.time_zone != home.time_zone:
+        try:
+            return zone(heard.time_zone)
+        except ValueError:
+            return home.tz  # refused with a clear error by _fresh
+    return home.tz
 
 
 def _reach(
@@ -408,8 +497,11 @@ def _reach(
         return end
     if ending is None:
         return None
-    inside = [i for i in intervals(heard.nodes, tz, None) if start <= i.start < end]
-    return min(inside[-1].end.astimezone(UTC), end) if inside else None
+    inside = [(s, n) for s, n in lengths(heard.nodes.starts(), tz) if start <= s < end]
+    if not inside:
+        return None
+    last, length = inside[-1]
+    return min(last + length, end)
 
 
 def _viewer_home(data: dict[str, Any], home_id: str) -> dict[str, Any]:
@@ -445,7 +537,7 @@ def _home(value: Any) -> HomeInfo:
 def _fresh(home: HomeInfo, heard: _Answer) -> HomeInfo | None:
     """``home`` updated by what the answer said, or None when nothing changed."""
     tz = heard.time_zone or home.time_zone
-    currency = heard.currency or home.currency
+    currency = heard.nodes.currency or home.currency
     if tz == home.time_zone and currency == home.currency:
         return None
     try:

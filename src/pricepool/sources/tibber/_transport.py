@@ -1,23 +1,33 @@
-"""One GraphQL call to Tibber over HTTP: headers, error mapping, retries within a budget.
+"""One GraphQL call to Tibber over HTTP: headers, error mapping, retries, bans, bounds.
 
-Status and body map onto ``pricepool.errors``:
+Status and body map onto ``pricepool.errors`` (the facts go to attributes):
 
-    401, 403, errors[].extensions.code UNAUTHENTICATED   AuthenticationError      never retried
-    429, extensions.retryAfter                           RateLimitedError         after Retry-After
-    5xx, timeout, connection failure                     SourceUnavailableError   with backoff
-    not JSON, not GraphQL, errors without extensions,
-    errors[].extensions.code NOT_FOUND                   UnknownHomeError         never retried
-    other error codes, null data, NaN                    InvalidResponseError     never retried
+    401, 403, UNAUTHENTICATED, or a message naming a bad
+    token (JWS/JWT, "exp" claim) whatever the status/code   AuthenticationError      never retried
+    429, TOO_MANY_REQUESTS, a text saying "banned"           RateLimitedError         never retried:
+                                                              a ban for Retry-After, else ``ban`` s
+    5xx, timeout, connection failure                         SourceUnavailableError   with backoff
+    errors[].extensions.code NOT_FOUND                       UnknownHomeError         never retried
+    not JSON, not GraphQL, other error codes, null data      InvalidResponseError     never retried
+
+A call takes at most ``retry_budget + timeout`` seconds from the moment it is made: waits
+for a place and between tries fit in the budget, and the last try gets its timeout. After
+a call gave up on an unreachable API, the endpoint is down for ``down_for`` seconds (longer
+when a 503 said so): every call then fails at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import errno
 import json
 import logging
 import random
 import re
+import socket
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
@@ -29,11 +39,12 @@ from ...errors import (
     AuthenticationError,
     InvalidResponseError,
     RateLimitedError,
+    Reason,
     SourceError,
     SourceUnavailableError,
     UnknownHomeError,
 )
-from ._limiter import Limiter
+from ._limiter import RequestLimiter
 
 __all__ = ["Transport", "user_agent"]
 
@@ -41,6 +52,21 @@ log = logging.getLogger("pricepool.sources.tibber")
 
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 8.0
+
+# What Tibber's messages say when the token is the problem, whatever code comes with it.
+_TOKEN_WORDS = (
+    "compact jws",
+    "jwt",
+    '"exp" claim',
+    "invalid token",
+    "token expired",
+    "token is expired",
+    "invalid signature",
+    "unauthenticated",
+    "unauthorized",
+)
+# And when the caller is banned (Tibber sends this as text/plain with HTTP 429).
+_BAN_WORDS = ("too many requests", "temporarily banned", "rate limit")
 
 
 def user_agent(extra: str | None) -> str:
@@ -57,17 +83,37 @@ def user_agent(extra: str | None) -> str:
 _SECRET_LENGTH = 8
 
 
-class _Down(SourceUnavailableError):
-    """A 5xx answer, with the Retry-After it may carry (503 often does)."""
-
-    def __init__(self, message: str, retry_after: float | None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
 def _reject_constant(name: str) -> NoReturn:
     # json.loads accepts NaN and Infinity by default; no GraphQL server sends them.
     raise ValueError(f"non-JSON number {name}")
+
+
+class _Fast(SourceUnavailableError):
+    """A call refused at once because the endpoint is marked down: never retried."""
+
+
+def _reason(err: aiohttp.ClientError) -> Reason | None:
+    """Why aiohttp got no answer, from the exception's type and its OS error."""
+    if isinstance(err, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
+        return Reason.TLS
+    if isinstance(err, aiohttp.ServerTimeoutError):
+        return Reason.TIMEOUT
+    if isinstance(err, aiohttp.ClientConnectorError):
+        cause = err.os_error
+        if isinstance(cause, socket.gaierror):
+            return Reason.DNS
+        if isinstance(cause, ConnectionRefusedError):
+            return Reason.REFUSED
+        if getattr(cause, "errno", None) in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return Reason.UNREACHABLE
+        if isinstance(cause, TimeoutError):
+            return Reason.TIMEOUT
+        return Reason.REFUSED
+    if isinstance(err, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return Reason.RESET
+    if isinstance(err, aiohttp.ClientOSError):
+        return Reason.RESET
+    return None
 
 
 class Transport:
@@ -82,7 +128,10 @@ class Transport:
         agent: str,
         timeout: float,
         retry_budget: float,
-        limiter: Limiter,
+        ban: float,
+        down_for: float,
+        limiter: RequestLimiter,
+        max_in_flight: int,
         clock: Clock,
         monotonic: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
@@ -95,12 +144,18 @@ class Transport:
         self._agent = agent
         self.timeout = timeout
         self.retry_budget = retry_budget
-        self._limiter = limiter
+        self.ban = ban
+        self.down_for = down_for
+        self.limiter = limiter
+        self._flight = asyncio.Semaphore(max_in_flight)
         self._clock = clock
         self._monotonic = monotonic
         self._sleep = sleep
         self._rng = rng
         self.requests = 0
+        self._down_until = 0.0  # monotonic
+        self._down: SourceUnavailableError | None = None
+        self._banned_until = 0.0  # monotonic
 
     def __repr__(self) -> str:
         return f"Transport(endpoint={self.endpoint!r})"
@@ -111,45 +166,127 @@ class Transport:
             await self._session.close()
             self._session = None
 
+    def _later(self, until: float) -> datetime | None:
+        left = until - self._monotonic()
+        return self._clock() + timedelta(seconds=left) if left > 0 else None
+
+    @property
+    def down_until(self) -> datetime | None:
+        """When the endpoint, marked down after a call gave up, is asked again."""
+        return self._later(self._down_until)
+
+    @property
+    def banned_until(self) -> datetime | None:
+        """When the API's ban on this source ends, as far as this process heard of it."""
+        return self._later(self._banned_until)
+
     async def query(self, document: str, variables: Mapping[str, Any], name: str) -> dict[str, Any]:
         """The ``data`` of one GraphQL answer, retrying transient failures within the budget."""
-        deadline = self._monotonic() + self.retry_budget
+        made = self._monotonic()
+        # Waits (for a place, between tries) fit in the budget; the last try gets its timeout.
+        budget_end = made + self.retry_budget
+        end = budget_end + self.timeout
         attempt = 0
         while True:
-            # The first try always gets the full timeout; retries only what the budget leaves.
-            left = deadline - self._monotonic()
-            limit = self.timeout if attempt == 0 else max(min(self.timeout, left), 0.001)
+            self._check_down(made, attempt)
             try:
-                async with self._limiter.slot(max(left, 0.0)):
-                    return await self._once(document, variables, name, limit)
+                # A place in flight first (the requests ahead may hang: at most until the
+                # bound), then the window (at most the budget), so it counts the sending.
+                async with asyncio.timeout(max(end - self._monotonic(), 0.0)):
+                    await self._flight.acquire()
+            except TimeoutError:
+                err = SourceUnavailableError(
+                    f"{self.endpoint}: no request could go within "
+                    f"{self._monotonic() - made:.1f} s; the ones ahead did not end",
+                    reason=Reason.TIMEOUT,
+                )
+                self._facts(err, made, attempt)
+                raise err from None
+            try:
+                try:
+                    async with contextlib.AsyncExitStack() as stack:
+                        patience = max(budget_end - self._monotonic(), 0.0)
+                        try:
+                            await stack.enter_async_context(self.limiter.slot(patience))
+                        except RateLimitedError as err:
+                            # Refused before sending, whatever limiter it is: not the API's
+                            # answer, so no ban of our own to record.
+                            err.own = True
+                            raise
+                        # The wait for a place may have outlasted an outage's start.
+                        self._check_down(made, attempt)
+                        limit = min(self.timeout, end - self._monotonic())
+                        if limit <= 0:
+                            raise SourceUnavailableError(
+                                f"{self.endpoint} did not answer within "
+                                f"{self._monotonic() - made:.1f} s",
+                                reason=Reason.TIMEOUT,
+                            )
+                        attempt += 1
+                        data = await self._once(document, variables, name, limit)
+                        self._down_until, self._down = 0.0, None
+                        return data
+                finally:
+                    self._flight.release()
+            except _Fast:
+                raise
             except RateLimitedError as err:
-                if err.retry_after is None:
-                    err.retry_after = self._backoff(attempt)
-                delay = err.retry_after
-                self._check_budget(err, delay, deadline, attempt)
-                cause = str(err)
+                if not err.own:
+                    await self._banned(err)
+                self._facts(err, made, attempt)
+                raise
             except SourceUnavailableError as err:
-                delay = self._backoff(attempt)
-                if isinstance(err, _Down) and err.retry_after is not None:
+                delay = self._backoff(attempt - 1)
+                if err.retry_after is not None:
                     delay = max(delay, err.retry_after)
-                self._check_budget(err, delay, deadline, attempt)
+                if self._monotonic() + delay > budget_end:
+                    self._gave_up(err, made, attempt)
                 cause = str(err)
-            log.warning("%s: retrying in %.1f s after: %s", name, delay, self._redact(cause))
-            await self._sleep(delay)
-            attempt += 1
+                log.warning("%s: retrying in %.1f s after: %s", name, delay, self._redact(cause))
+                await self._sleep(delay)
+            except SourceError as err:
+                self._facts(err, made, attempt)
+                raise
 
-    def _check_budget(self, err: SourceError, delay: float, deadline: float, attempt: int) -> None:
-        if self._monotonic() + delay <= deadline:
+    def _facts(self, err: SourceError, made: float, attempt: int) -> None:
+        err.endpoint = self.endpoint
+        err.attempts = attempt
+        err.elapsed = self._monotonic() - made
+
+    def _check_down(self, made: float, attempt: int) -> None:
+        left = self._down_until - self._monotonic()
+        if left <= 0 or self._down is None:
             return
-        if attempt:
-            err.args = (
-                f"{err.args[0]} (gave up after {attempt + 1} attempts within the "
-                f"{self.retry_budget:g} s retry budget)",
-            )
-        if isinstance(err, _Down):
-            # Callers see the public type; the subclass only carried Retry-After to here.
-            raise SourceUnavailableError(*err.args) from None
+        cause = self._down
+        err = _Fast(
+            f"{self.endpoint} is marked down for another {left:.0f} s after: {cause}",
+            status=cause.status,
+            retry_after=left,
+            reason=cause.reason,
+        )
+        self._facts(err, made, attempt)
         raise err
+
+    def _gave_up(self, err: SourceError, made: float, attempt: int) -> NoReturn:
+        self._facts(err, made, attempt)
+        if attempt > 1:
+            err.args = (f"{err.message} (gave up after {attempt} attempts in {err.elapsed:.1f} s)",)
+        wait = max(self.down_for, err.retry_after or 0.0)
+        err.retry_after = wait
+        assert isinstance(err, SourceUnavailableError)
+        self._down_until = max(self._down_until, self._monotonic() + wait)
+        self._down = err
+        raise err
+
+    async def _banned(self, err: RateLimitedError) -> None:
+        """Take a 429 as a ban: nobody sharing the limiter sends until it ends."""
+        wait = err.retry_after if err.retry_after else self.ban
+        err.retry_after = wait
+        self._banned_until = max(self._banned_until, self._monotonic() + wait)
+        await self.limiter.ban(wait, f"HTTP {err.status or 429} from {self.endpoint}")
+        # The API's window (taken to be as long as ours) has let every request in it go by
+        # then; Retry-After frees only the oldest one.
+        err.clear_after = wait if err.banned else max(wait, self.limiter.per_seconds)
 
     def _backoff(self, attempt: int) -> float:
         # Equal jitter: never zero, so that many clients failing together spread out.
@@ -195,12 +332,13 @@ class Transport:
                 retry_header = response.headers.get("Retry-After")
         except TimeoutError:
             raise SourceUnavailableError(
-                f"{self.endpoint} did not answer within {limit:g} s"
+                f"{self.endpoint} did not answer within {limit:g} s", reason=Reason.TIMEOUT
             ) from None
         except aiohttp.ClientError as err:
             # ``from None``: aiohttp's errors may carry the request, and with it our headers.
             raise SourceUnavailableError(
-                self._redact(f"cannot reach {self.endpoint}: {type(err).__name__}: {err}")
+                self._redact(f"cannot reach {self.endpoint}: {type(err).__name__}: {err}"),
+                reason=_reason(err),
             ) from None
         log.debug(
             "%s: HTTP %s from %s in %.2f s",
@@ -215,61 +353,88 @@ class Transport:
         self, status: int, kind: str, body: bytes, retry_header: str | None
     ) -> dict[str, Any]:
         where = f"{self.endpoint} (HTTP {status})"
-        if status in (401, 403):
-            raise AuthenticationError(f"{where} refused the token")
-        if status == 429:
+        answer = _loads(body) if "json" in kind else None
+        if status in (401, 403) and not _says(body, _BAN_WORDS):
+            raise AuthenticationError(f"{where} refused the token", status=status)
+        if status == 429 or ("json" not in kind and _says(body, _BAN_WORDS)):
             after = self._retry_after(retry_header)
             if after is None:
-                after = _extension_retry(_loads(body))
-            raise RateLimitedError(f"{where} asks to slow down", retry_after=after)
+                after = _extension_retry(answer)
+            # Without a time to wait, Tibber's 429 is its ban ("temporarily banned").
+            banned = after is None or _says(body, ("banned",))
+            words = "banned this client" if banned else "asks to slow down"
+            raise RateLimitedError(f"{where} {words}", after, status=status, banned=banned)
+        if isinstance(answer, dict) and isinstance(answer.get("errors"), list):
+            # Token errors come with any status (500, 400, 200): they win over the status.
+            self._token_errors(where, status, answer["errors"])
         if status >= 500:
-            raise _Down(f"{where} failed", self._retry_after(retry_header))
+            raise SourceUnavailableError(
+                f"{where} failed", status=status, retry_after=self._retry_after(retry_header)
+            )
         if "json" not in kind:
             snippet = self._redact(body[:120].decode("utf-8", "replace").strip())
             raise InvalidResponseError(
-                f"{where} answered {kind or 'without a content type'}, not GraphQL: {snippet!r}"
+                f"{where} answered {kind or 'without a content type'}, not GraphQL: {snippet!r}",
+                status=status,
             )
-        answer = _loads(body)
         if answer is None:
-            raise InvalidResponseError(f"{where} answered malformed JSON")
+            raise InvalidResponseError(f"{where} answered malformed JSON", status=status)
         if not isinstance(answer, dict) or not ("data" in answer or "errors" in answer):
-            raise InvalidResponseError(f"{where} answered JSON that is not a GraphQL response")
+            raise InvalidResponseError(
+                f"{where} answered JSON that is not a GraphQL response", status=status
+            )
         errors = answer.get("errors")
         if errors:
-            self._raise_errors(where, errors)
+            self._raise_errors(where, status, errors)
         if status != 200:
-            raise InvalidResponseError(f"{where}: unexpected status without GraphQL errors")
+            raise InvalidResponseError(
+                f"{where}: unexpected status without GraphQL errors", status=status
+            )
         data = answer.get("data")
         if not isinstance(data, dict):
-            raise InvalidResponseError(f"{where} answered without data")
+            raise InvalidResponseError(f"{where} answered without data", status=status)
         return data
 
-    def _raise_errors(self, where: str, errors: Any) -> NoReturn:
+    def _token_errors(self, where: str, status: int, errors: list[Any]) -> None:
+        for error in errors:
+            if not isinstance(error, dict):
+                continue
+            ext = error.get("extensions")
+            code = ext.get("code") if isinstance(ext, dict) else None
+            text = str(error.get("message", ""))
+            if code == "UNAUTHENTICATED" or _says(text.encode(), _TOKEN_WORDS):
+                message = self._redact(text)[:200]
+                raise AuthenticationError(f"{where} refused the token: {message}", status=status)
+
+    def _raise_errors(self, where: str, status: int, errors: Any) -> NoReturn:
         if not isinstance(errors, list):
-            raise InvalidResponseError(f"{where}: 'errors' is not a list")
+            raise InvalidResponseError(f"{where}: 'errors' is not a list", status=status)
         found: list[tuple[str, str | None, dict[str, Any] | None]] = []
         for error in errors:
             if not isinstance(error, dict):
-                raise InvalidResponseError(f"{where}: a GraphQL error is not an object")
+                raise InvalidResponseError(
+                    f"{where}: a GraphQL error is not an object", status=status
+                )
             message = self._redact(str(error.get("message", "")))[:200]
             ext = error.get("extensions")
             ext = ext if isinstance(ext, dict) else None
             code = ext.get("code") if ext else None
             found.append((message, code if isinstance(code, str) else None, ext))
-        for message, code, _ in found:
-            if code == "UNAUTHENTICATED":
-                raise AuthenticationError(f"{where} refused the token: {message}")
         for message, code, ext in found:
             after = _extension_retry({"errors": [{"extensions": ext}]}) if ext else None
             if after is not None or code in ("TOO_MANY_REQUESTS", "RATE_LIMITED"):
-                raise RateLimitedError(f"{where} asks to slow down: {message}", retry_after=after)
+                raise RateLimitedError(
+                    f"{where} asks to slow down: {message}", after, status=status
+                )
         message, code, ext = found[0] if found else ("", None, None)
         if code == "NOT_FOUND":
             # Tibber's answer to a home id the account does not have.
-            raise UnknownHomeError(f"{where}: {message}")
+            raise UnknownHomeError(f"{where}: {message}", status=status)
         if ext is None:
-            raise InvalidResponseError(f"{where}: GraphQL error without extensions: {message}")
-        raise InvalidResponseError(f"{where}: GraphQL error {code}: {message}")
+            raise InvalidResponseError(
+                f"{where}: GraphQL error without extensions: {message}", status=status
+            )
+        raise InvalidResponseError(f"{where}: GraphQL error {code}: {message}", status=status)
 
     def _retry_after(self, header: str | None) -> float | None:
         if not header:
@@ -285,6 +450,12 @@ class Transport:
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         return max((when - self._clock()).total_seconds(), 0.0)
+
+
+def _says(body: bytes, words: tuple[str, ...]) -> bool:
+    """True when the text holds one of ``words`` (any case)."""
+    text = body[:2000].decode("utf-8", "replace").casefold()
+    return any(word in text for word in words)
 
 
 def _loads(body: bytes) -> Any:

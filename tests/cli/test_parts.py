@@ -23,7 +23,8 @@ from pricepool import (
 )
 from pricepool._cli.cheapest import average, cheapest_slots, cheapest_window, runs
 from pricepool._cli.config import ConfigError, load_config, open_store, resolve_token
-from pricepool._cli.output import days_text, hours, range_text, rounded
+from pricepool._cli.numbers import rounded
+from pricepool._cli.output import days_text, hours, range_text
 from pricepool._cli.session import UsageProblem, describe, match_home
 from pricepool._cli.when import (
     an_hour_before,
@@ -32,8 +33,9 @@ from pricepool._cli.when import (
     parse_when,
     parse_within,
 )
-from pricepool.errors import SourceError
-from pricepool.simulator import Simulator
+from pricepool.errors import InvalidResponseError, Reason, SourceError
+from pricepool.model import Span
+from pricepool.simulator import DEFAULT_HOMES, Simulator
 from pricepool.sources.tibber import TibberSource
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -326,6 +328,21 @@ def test_days_and_averages_are_rounded_for_people() -> None:
     assert rounded(None) is None
 
 
+def test_averages_are_exact_and_rounded_half_up() -> None:
+    from pricepool._cli.numbers import average, money, over
+
+    # Float means of these pairs land either side of the half (0.24855 reads 0.2485 as a
+    # float, 1.24695 reads 1.2470); the exact mean is a half both times, rounded up.
+    for a, b, shown in ((0.2485, 0.2486, "0.2486"), (1.2469, 1.247, "1.2470")):
+        pair = series((15, a), (15, b))
+        assert money(average(pair)) == shown
+        assert money(over(pair, T0, T0 + timedelta(minutes=30))) == shown
+    # Mixed lengths weigh by time: an hour at 1.0 and a quarter at 2.0 is 1.2.
+    mixed = series((60, 1.0), (15, 2.0))
+    assert average(mixed) == 1.2
+    assert over(mixed, T0 + timedelta(minutes=45), T0 + timedelta(minutes=75)) == 1.5
+
+
 ENDPOINT = "http://127.0.0.1:1/v1-beta/gql"
 
 
@@ -334,30 +351,48 @@ ENDPOINT = "http://127.0.0.1:1/v1-beta/gql"
     [
         (
             SourceUnavailableError(
-                f"cannot reach {ENDPOINT}: ClientConnectorError: Cannot connect to host "
-                "127.0.0.1:1 ssl:default [Connect call failed ('127.0.0.1', 1)] (gave up after "
-                "5 attempts within the 10 s retry budget)"
+                "words the CLI does not read", reason=Reason.REFUSED, attempts=5, elapsed=6.24
             ),
-            f"cannot reach {ENDPOINT} (connection refused); gave up after 5 attempts in 10 s",
+            f"cannot reach {ENDPOINT} (connection refused); gave up after 5 attempts in 6.2 s",
         ),
         (
-            SourceUnavailableError(
-                f"cannot reach {ENDPOINT}: ClientConnectorDNSError: Cannot connect to host "
-                "nowhere:443 ssl:default [Name or service not known]"
-            ),
+            SourceUnavailableError("...", reason=Reason.DNS, attempts=1),
             f"cannot reach {ENDPOINT} (unknown host)",
         ),
         (
-            SourceUnavailableError(f"{ENDPOINT} did not answer within 30 s"),
+            SourceUnavailableError("...", reason=Reason.TIMEOUT, attempts=1, elapsed=30.004),
             f"cannot reach {ENDPOINT} (no answer within 30 s)",
         ),
         (
-            SourceUnavailableError(f"{ENDPOINT} (HTTP 503) failed"),
+            SourceUnavailableError("...", reason=Reason.TIMEOUT, attempts=3, elapsed=9.96),
+            f"cannot reach {ENDPOINT} (no answer); gave up after 3 attempts in 10 s",
+        ),
+        (
+            SourceUnavailableError(f"{ENDPOINT} (HTTP 503) failed", status=503),
             f"{ENDPOINT} is down (HTTP 503)",
         ),
         (
-            RateLimitedError(f"{ENDPOINT} (HTTP 429) asks to slow down", retry_after=297.2),
-            f"rate limited by {ENDPOINT}; retry in 298 s",
+            InvalidResponseError(f"{ENDPOINT} (HTTP 200) answered malformed JSON", status=200),
+            f"{ENDPOINT} sent an answer pricepool cannot use: answered malformed JSON",
+        ),
+        (
+            # The API's window frees one request in 96 s; all of it within its 5 minutes.
+            RateLimitedError("...", 96, status=429, clear_after=300),
+            f"rate limited by {ENDPOINT}; the next request can go in 96 s, a whole back-fill "
+            "in 5 min",
+        ),
+        (
+            RateLimitedError("...", 297.2, status=429, clear_after=297.2),
+            f"rate limited by {ENDPOINT}; the next request can go in 298 s",
+        ),
+        (
+            RateLimitedError("...", 600, status=429, banned=True, clear_after=600),
+            f"{ENDPOINT} banned this client (HTTP 429); nothing is sent for 10 min",
+        ),
+        (
+            RateLimitedError("...", 12, own=True, clear_after=290),
+            "pricepool's own request limit is reached; the next request can go in 12 s, a "
+            "whole back-fill in 290 s",
         ),
     ],
 )
@@ -389,7 +424,9 @@ async def test_real_source_failures_in_a_few_words() -> None:
         sim.faults.status = 429
         sim.faults.retry_after = 120
         limited = await _failure(url, retry_budget=0)
-        assert describe(limited, url) == f"rate limited by {url}; retry in 120 s"
+        assert describe(limited, url) == (
+            f"rate limited by {url}; the next request can go in 120 s, a whole back-fill in 5 min"
+        )
         sim.faults.status = None
         wrong = url.replace("/v1-beta/gql", "/nothing")
         missing = await _failure(wrong, retry_budget=0)
@@ -397,5 +434,112 @@ async def test_real_source_failures_in_a_few_words() -> None:
         sim.faults.hang = True
         slow = await _failure(url, retry_budget=0, timeout=0.2)
         assert describe(slow, url) == f"cannot reach {url} (no answer within 0.2 s)"
+    finally:
+        await sim.stop()
+
+
+def test_fast_row_labels_read_as_strftime_does() -> None:
+    from pricepool._cli.output import _clock, _row_start, local_label
+
+    for instant in (
+        datetime(2026, 10, 25, 2, 15, tzinfo=OSLO),
+        datetime(2026, 10, 25, 2, 15, fold=1, tzinfo=OSLO),
+        datetime(2027, 1, 3, 23, 45, tzinfo=OSLO),
+    ):
+        assert _row_start(instant) == local_label(instant, "%a %Y-%m-%d %H:%M")
+        assert _clock(instant) == local_label(instant, "%H:%M")
+
+
+def test_grid_drops_optional_columns_when_narrow_and_colours_alike() -> None:
+    from pricepool._cli.output import Grid
+
+    grid = Grid("t", [("a", False, False), ("b", True, True), ("c", False, False)])
+    grid.add_row(["x", "1.2345", "cheap"], ["", "", "green"])
+    grid.add_section()
+    grid.add_row(["yy", "0.5", "normal"])
+    wide = grid.lines(80)
+    assert wide[0] == "t"
+    assert wide[4] == "│ x  │ 1.2345 │ cheap  │"
+    assert wide[5].startswith("├")
+    assert wide[6] == "│ yy │    0.5 │ normal │"
+    narrow = grid.lines(len(wide[4]) - 1)
+    assert narrow[4] == "│ x  │ cheap  │"
+    tagged = grid.lines(80, colour=lambda style: ("<", ">"))
+    assert tagged[4] == "│ x  │ 1.2345 │ <cheap > │"
+    assert tagged[6] == wide[6]
+
+
+def test_charts_over_months_name_the_months() -> None:
+    from pricepool._cli.output import _ticks
+
+    start = datetime(2026, 9, 1, tzinfo=OSLO)
+    _, weeks = _ticks(start, start + timedelta(days=60), OSLO)
+    assert weeks[:2] == ["01 Sep", "08 Sep"]
+    _, months = _ticks(start, start + timedelta(days=150), OSLO)
+    assert months[:3] == ["Sep 2026", "Oct 2026", "Nov 2026"]
+    _, days = _ticks(start, start + timedelta(days=2), OSLO)
+    assert days[0] == "Tue 01"
+
+
+def test_the_simulator_command_lists_the_real_apis_behaviours() -> None:
+    from typer.testing import CliRunner
+
+    from pricepool.cli import app
+
+    shown = CliRunner().invoke(app, ["simulator", "--help"], env={"COLUMNS": "120"}).stdout
+    for option in (
+        "--ban",
+        "--rate-limit",
+        "--page-limit",
+        "--cursors",
+        "--inclusive-after",
+        "--quarter-outage",
+        "--null-range",
+        "--token-error",
+    ):
+        assert option in shown
+
+
+async def test_a_failure_says_the_time_it_really_took_and_when_a_back_fill_can_go_on() -> None:
+    """Issue 14/10: "gave up after 5 attempts in 10 s" after about 6 s; "retry in 96 s"."""
+    now = [0.0]
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    sim = Simulator(clock=ManualClock(datetime(2026, 11, 26, 13, tzinfo=UTC)))
+    url = await sim.start()
+    try:
+        sim.faults.status = 503
+        down = await _failure(url, retry_budget=10, sleep=sleep, monotonic=lambda: now[0])
+        assert isinstance(down, SourceError)
+        assert down.elapsed == pytest.approx(sum(sleeps))
+        assert down.elapsed <= 10
+        took = f"{round(sum(sleeps), 1):g} s"
+        assert describe(down, url) == (
+            f"{url} is down (HTTP 503); gave up after {down.attempts} attempts in {took}"
+        )
+        sim.faults.status = None
+        now[0] += 60  # past the down mark
+        async with TibberSource(
+            "a-token-for-tests",
+            endpoint=url,
+            max_requests=2,
+            retry_budget=10,
+            sleep=sleep,
+            monotonic=lambda: now[0],
+        ) as source:
+            await source.homes()
+            now[0] += 100
+            home = HomeInfo(DEFAULT_HOMES[0].id, DEFAULT_HOMES[0].time_zone)
+            await source.fetch(home, Span(T0, T0 + timedelta(days=1)))
+            with pytest.raises(RateLimitedError) as caught:
+                await source.fetch(home, Span(T0 - timedelta(days=9), T0 - timedelta(days=8)))
+        assert describe(caught.value, url) == (
+            "pricepool's own request limit is reached; the next request can go in 200 s, "
+            "a whole back-fill in 5 min"
+        )
     finally:
         await sim.stop()

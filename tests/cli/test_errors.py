@@ -1,0 +1,92 @@
+"""How API failures and tokens are reported."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .helpers import (
+    TOKEN,
+    Served,
+    run,
+)
+
+
+def test_a_refused_token_says_so_without_printing_it(
+    serve: Callable[..., Served], store: str
+) -> None:
+    served = serve(token="the-right-one")
+    secret = "s3cret-but-wrong"
+    result = run("homes", endpoint=served.endpoint, store=store, token=secret)
+    assert result.exit_code == 1
+    assert "token was refused" in result.stderr
+    assert secret not in result.output
+    assert "Traceback" not in result.output
+    verbose = run("homes", "-v", endpoint=served.endpoint, store=store, token=secret)
+    assert verbose.exit_code == 1
+    assert "Traceback" in verbose.stderr
+    assert secret not in verbose.output
+    ok = run("homes", endpoint=served.endpoint, store=store, token="the-right-one")
+    assert ok.exit_code == 0, ok.output
+
+
+def test_missing_token_explains_the_three_ways(served: Served, store: str) -> None:
+    result = run("prices", "--home", "Altbau", endpoint=served.endpoint, store=store, token=None)
+    assert result.exit_code == 2
+    for way in ("--token", "TIBBER_TOKEN", "config.toml"):
+        assert way in result.stderr
+
+
+def test_token_from_environment_and_config_file(
+    served: Served, store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIBBER_TOKEN", TOKEN)
+    assert run("homes", endpoint=served.endpoint, store=store, token=None).exit_code == 0
+    monkeypatch.delenv("TIBBER_TOKEN")
+    folder = tmp_path / "config" / "pricepool"
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text(f'token = "{TOKEN}"\nendpoint = "{served.endpoint}"\n')
+    result = run("homes", store=store, token=None)
+    assert result.exit_code == 0, result.output
+    (folder / "config.toml").write_text("token = [")
+    broken = run("homes", store=store, token=None)
+    assert broken.exit_code == 2
+    assert "cannot read" in broken.stderr
+
+
+def test_rate_limit_says_when_to_retry(serve: Callable[..., Served], store: str) -> None:
+    served = serve()
+    served.sim.faults.status = 429
+    served.sim.faults.retry_after = 120
+    result = run("prices", "--home", "Altbau", endpoint=served.endpoint, store=store)
+    assert result.exit_code == 1
+    assert "rate limited" in result.stderr
+    assert "the next request can go in 120 s, a whole back-fill in 5 min" in result.stderr
+
+
+def test_unreachable_api_is_one_line_and_a_traceback_only_with_verbose(
+    closed_endpoint: str, store: str
+) -> None:
+    result = run("prices", "--home", "Altbau", endpoint=closed_endpoint, store=store)
+    assert result.exit_code == 1
+    assert "cannot reach" in result.stderr
+    assert "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    verbose = run("prices", "--home", "Altbau", "-v", endpoint=closed_endpoint, store=store)
+    assert verbose.exit_code == 1
+    assert "Traceback" in verbose.stderr
+
+
+def test_an_unreachable_api_is_named_in_a_few_words(closed_endpoint: str, store: str) -> None:
+    result = run("homes", endpoint=closed_endpoint, store=store)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: cannot reach {closed_endpoint} (connection refused)\n"
+
+
+def test_a_wrong_path_says_there_is_no_api_there(served: Served, store: str) -> None:
+    wrong = served.endpoint.replace("/gql", "/graphql")
+    result = run("homes", endpoint=wrong, store=store)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: no GraphQL API at {wrong} (HTTP 404); check --endpoint\n"

@@ -1,0 +1,59 @@
+"""``--store``: files that are not stores, read-only commands, warnings from the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pricepool.storage.sqlite_store import APPLICATION_ID
+
+from .helpers import Served, run
+
+
+def test_a_file_that_is_not_a_store_is_refused_and_left_alone(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    for line in (("cache", "stats"), ("cache", "export"), ("prices", "--home", "x")):
+        result = run(*line, store=str(notes))
+        assert result.exit_code == 2, result.output
+        assert result.stderr.count("\n") == 1
+        assert result.stderr.startswith("error: ")
+        assert notes.read_text() == "my notes\n"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_read_only_cache_commands_create_nothing(tmp_path: Path) -> None:
+    store = tmp_path / "none.sqlite"
+    for line in (("cache", "stats"), ("cache", "coverage"), ("cache", "export")):
+        assert run(*line, store=str(store)).exit_code == 2
+    folder = tmp_path / "nofolder/"
+    assert run("cache", "stats", store=f"{folder}/").exit_code == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_damaged_store_moved_aside_is_said_without_verbose(
+    served: Served, tmp_path: Path
+) -> None:
+    # An SQLite header naming pricepool (its application id) and garbage: recognisably
+    # a pricepool store, and damaged. Without the id it would be refused, not moved.
+    store = tmp_path / "prices.sqlite"
+    head = bytearray(b"SQLite format 3\x00" + b"\x07" * 4000)
+    head[68:72] = APPLICATION_ID.to_bytes(4, "big")
+    store.write_bytes(bytes(head))
+    result = run("prices", "--home", "Fjellstua", endpoint=served.endpoint, store=str(store))
+    warnings = [row for row in result.stderr.splitlines() if row.startswith("warning: ")]
+    assert len(warnings) == 1, result.stderr
+    moved = [p for p in tmp_path.iterdir() if ".corrupt." in p.name]
+    assert str(store) in warnings[0]
+    assert str(moved[0]) in warnings[0]
+
+
+def test_read_only_cache_commands_change_nothing(served: Served, tmp_path: Path) -> None:
+    for store in (tmp_path / "s.sqlite", tmp_path / "folder"):
+        text = f"{store}/" if store.suffix == "" else str(store)
+        line = ("prices", "--home", "Fjellstua", "-f", "csv")
+        assert run(*line, endpoint=served.endpoint, store=text).exit_code == 0
+        before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+        for command in (("stats",), ("coverage",), ("export",), ("gc", "--dry-run")):
+            assert run("cache", *command, store=text).exit_code == 0
+        after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+        assert after == before
