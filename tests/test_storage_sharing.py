@@ -1,8 +1,10 @@
-"""Stores shared by several writers: a save merges, never overwrites (issue 9, point 1)."""
+"""Stores shared by several writers: a save merges, never overwrites (issue 9, point 1).
+
+The same rules for every store: SQLite, JSON and (with a server) PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -11,10 +13,13 @@ import pytest
 from pricepool import HomeInfo, IntervalPool, ManualClock, PriceInterval, Span
 from pricepool.clock import local_midnight
 from pricepool.model import zone
-from pricepool.storage import JsonFileStore, SqliteStore
+from pricepool.storage import JsonFileStore, PostgresStore, SqliteStore
 from pricepool.storage.base import Pending, Snapshot, Store
 
 from .fakes import FakeSource
+from .postgres_db import database, needs_server
+
+__all__ = ["database"]
 from .storage_model import Model
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -25,11 +30,25 @@ HOME = HomeInfo("home-1", "UTC", "NOK")
 Open = Callable[[], Store]
 
 
-@pytest.fixture(params=["sqlite", "json"])
-def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Open:
-    if request.param == "sqlite":
-        return lambda: SqliteStore(tmp_path / "pool.db")
-    return lambda: JsonFileStore(tmp_path / "homes")
+@pytest.fixture(params=["sqlite", "json", pytest.param("postgres", marks=needs_server)])
+async def opener(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Open]:
+    opened: list[Store] = []
+    dsn = request.getfixturevalue("database") if request.param == "postgres" else ""
+
+    def open_one() -> Store:
+        store: Store
+        if request.param == "sqlite":
+            store = SqliteStore(tmp_path / "pool.db")
+        elif request.param == "json":
+            store = JsonFileStore(tmp_path / "homes")
+        else:
+            store = PostgresStore(dsn)
+        opened.append(store)
+        return store
+
+    yield open_one
+    for store in opened:
+        await store.close()
 
 
 def truth(quarter: int, revision: int = 0) -> float:

@@ -379,8 +379,15 @@ class PostgresStore:
             fresh = _Seen(revision)
             if seen is not None and seen.revision < revision:
                 fresh.groups.update(seen.groups)
+            # Coverage grows by what this writer learned, never by what it still holds
+            # and gc removed meanwhile: spans it had seen stored, and no new fetch's span.
+            adds = [s.seconds for s in snapshot.coverage]
+            if seen is not None:
+                known = union_edges(seen.coverage)
+                adds = [e for a, b in adds for e in _subtract(a, b, known)]
+            adds += [g.span.seconds for g in snapshot.groups if _natural(g) not in fresh.groups]
             wrote = await _write_groups(conn, key, revision, snapshot, fresh)
-            spans = await _merge_spans(conn, key, snapshot)
+            spans = await _merge_spans(conn, key, snapshot, adds)
             fresh.coverage, fresh.pending = spans.coverage, spans.pending
             # Others' word: what the database held that this store had not seen there and
             # the snapshot lacks (not what this pool itself let go of, by retention).
@@ -406,6 +413,66 @@ class PostgresStore:
                 await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"saved {home.id}"))
         self._seen[home.id] = fresh
         return delta
+
+    async def evict(self, home_id: str, groups: Sequence[Group]) -> int:
+        """Remove the fetches ``groups`` name (by fetch time and span, not id) and the
+        spans only they answered; how many intervals went. Saves never remove: this is
+        ``gc``'s way, safe beside other writers (the home's row lock makes them wait)."""
+        if not groups:
+            return 0
+        async with self._conn(f"evict from home {home_id!r}") as conn, conn.transaction():
+            found = await (
+                await conn.execute(
+                    "SELECT key FROM pricepool_homes WHERE id = %s FOR UPDATE", (home_id,)
+                )
+            ).fetchone()
+            if found is None:
+                return 0
+            (key,) = found
+            dropped = 0
+            lost: list[Edge] = []
+            for group in groups:
+                fetched, a, b = _natural(group)
+                gone = await (
+                    await conn.execute(
+                        "DELETE FROM pricepool_groups WHERE home = %s AND fetched_at = %s "
+                        "AND span_start = %s AND span_end = %s RETURNING id",
+                        (key, fetched, a, b),
+                    )
+                ).fetchone()
+                if gone is None:
+                    continue
+                cur = await conn.execute(
+                    "DELETE FROM pricepool_intervals WHERE home = %s AND group_id = %s",
+                    (key, gone[0]),
+                )
+                dropped += max(cur.rowcount, 0)
+                kept = await (
+                    await conn.execute(
+                        "SELECT start, start + length_s FROM pricepool_intervals "
+                        "WHERE home = %s AND start >= %s AND start < %s ORDER BY start",
+                        (key, a, b),
+                    )
+                ).fetchall()
+                lost.extend(_subtract(a, b, union_edges(kept)))
+            if lost:
+                holes = union_edges(lost)
+                stored = await (
+                    await conn.execute(
+                        "SELECT span_start, span_end FROM pricepool_coverage WHERE home = %s "
+                        "ORDER BY span_start",
+                        (key,),
+                    )
+                ).fetchall()
+                left = [e for a, b in stored for e in _subtract(int(a), int(b), holes)]
+                await conn.execute("DELETE FROM pricepool_coverage WHERE home = %s", (key,))
+                async with conn.cursor() as cur:
+                    await cur.executemany(
+                        "INSERT INTO pricepool_coverage (home, span_start, span_end) "
+                        "VALUES (%s, %s, %s)",
+                        [(key, a, b) for a, b in left],
+                    )
+        return dropped
 
     async def _read(
         self,
@@ -786,8 +853,10 @@ class _Spans:
     changed: bool
 
 
-async def _merge_spans(conn: AsyncConnection[Any], key: int, snapshot: Snapshot) -> _Spans:
-    """Coverage as the union, pending by latest word, written when they changed."""
+async def _merge_spans(
+    conn: AsyncConnection[Any], key: int, snapshot: Snapshot, adds: Sequence[Edge]
+) -> _Spans:
+    """Coverage as the union with ``adds``, pending by latest word, written when changed."""
     stored = [
         (int(a), int(b))
         for a, b in await (
@@ -797,7 +866,7 @@ async def _merge_spans(conn: AsyncConnection[Any], key: int, snapshot: Snapshot)
         ).fetchall()
     ]
     ours = [s.seconds for s in snapshot.coverage]
-    merged = union_edges(stored + ours)
+    merged = union_edges([*stored, *adds])
     if merged != sorted(stored):
         await conn.execute("DELETE FROM pricepool_coverage WHERE home = %s", (key,))
         async with conn.cursor() as cur:
