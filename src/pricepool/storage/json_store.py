@@ -258,6 +258,7 @@ class JsonFileStore:
             raise StorageError(f"{self.folder} was opened read-only; not saving {path}")
         with self._flock(home_id):
             book = self._read(home_id, locked=True)
+            fresh = book is None
             if book is None:
                 book = Book(snapshot.home)
             if book.version > (VERSION, MINOR_VERSION):
@@ -267,7 +268,8 @@ class JsonFileStore:
                     "to overwrite it"
                 )
             delta, known, changed = book.save(snapshot, self._known.get(home_id, Known()))
-            if changed:
+            # A home saved for the first time is stored even empty, as by SQLite.
+            if changed or fresh:
                 self._write(path, book)
         self._known[home_id] = known
         return delta
