@@ -221,7 +221,7 @@ def test_the_cli_beside_a_library_process_loses_no_save(
             [
                 sys.executable,
                 "-m",
-                "pricepool",
+                "pricepool.cli",
                 "prices",
                 "--home",
                 home.id,

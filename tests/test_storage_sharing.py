@@ -306,3 +306,18 @@ async def test_gc_removes_from_the_store_and_another_pool_does_not_bring_it_back
     assert old[0] not in {i.start for i in stored.intervals}
     assert not any(s.start <= old[0] < s.end for s in stored.coverage)
     assert new[0] in {i.start for i in stored.intervals}
+
+
+async def test_a_refetch_stamped_older_by_a_slow_clock_loses_nothing(opener: Open) -> None:
+    # A writer re-fetched part of its own saved fetch, stamped earlier (its clock is behind
+    # another's, or was reset): in the store the newer fetch keeps that part, so it must not
+    # be dropped as "no longer held" (the 4-process test lost whole days this way).
+    store = opener()
+    m = Model(HOME)
+    fetch(m, 0, 2, at=10)
+    await store.save(m.snapshot())
+    fetch(m, 1, 1, at=5)
+    await store.save(m.snapshot())
+    stored = await opener().load("home-1")
+    assert days_of(stored) == {0, 1}
+    assert covered(stored, 1)

@@ -33,7 +33,7 @@ from ..spans import Edge, subtract, union
 from ._codec import stamp
 from .base import Snapshot
 
-__all__ = ["Book", "Ident", "Known", "ident", "merge_pending", "overlaps", "painted"]
+__all__ = ["Book", "Ident", "Known", "ident", "kept", "merge_pending", "overlaps", "painted"]
 
 Ident = tuple[float, int, int]
 """A fetch as every writer names it: fetch time (POSIX seconds) and the span it answered.
@@ -101,6 +101,19 @@ def learned(snapshot: Snapshot, known: Known) -> tuple[list[Group], list[Edge], 
     for span in snapshot.coverage:
         edges.extend(subtract(*edge(span), known.coverage))
     return new, union(edges), shrunk
+
+
+def kept(snapshot: Snapshot, group: Group) -> set[int]:
+    """The starts a shrunk fetch keeps in the store: those the writer still holds in it,
+    and those an older fetch of the writer took over (in the store the newer fetch wins,
+    whatever order the writer learned them in); only what it emptied goes."""
+    ids = {g.id for g in snapshot.groups if g.fetched_at < group.fetched_at} | {group.id}
+    a, b = edge(group.span)
+    return {
+        s
+        for item, gid in zip(snapshot.intervals, snapshot.group_ids, strict=True)
+        if gid in ids and a <= (s := int(item.start.timestamp())) < b
+    }
 
 
 def overlaps(a: Edge, b: Edge) -> bool:
@@ -211,7 +224,7 @@ class Book:
         for group in shrunk:
             gid = stored.get(ident(group))
             if gid is not None and gid in self.groups:
-                self._trim(gid, group.span.seconds, snapshot.members(group.id))
+                self._trim(gid, group.span.seconds, kept(snapshot, group))
         cover = union((a, b) for a, b, _ in self.coverage)
         for a, b in answered:
             for lo, hi in subtract(a, b, cover):
@@ -284,9 +297,8 @@ class Book:
         for dead in [g for g in older if g not in live]:
             del self.groups[dead]
 
-    def _trim(self, gid: int, span: Edge, members: Sequence[PriceInterval]) -> None:
-        """Drop the stored intervals of ``gid`` the writer no longer holds in it."""
-        keep = {int(m.start.timestamp()) for m in members}
+    def _trim(self, gid: int, span: Edge, keep: set[int]) -> None:
+        """Drop the stored intervals of ``gid`` in ``span`` whose starts are not ``keep``."""
         for start in [s for s in self.rows if span[0] <= s < span[1]]:
             if self.rows[start][1] == gid and start not in keep:
                 del self.rows[start]

@@ -50,7 +50,17 @@ from ..model import HomeInfo, PriceInterval, Span
 from ..spans import Edge, subtract, union
 from ._codec import BAD_VALUE, aside, cause, check, instant, interval, log, row, set_aside, stamp
 from ._codec import union as span_union
-from ._merge import Ident, Known, ident, learned, merge_pending, painted, pending_edges, spans
+from ._merge import (
+    Ident,
+    Known,
+    ident,
+    kept,
+    learned,
+    merge_pending,
+    painted,
+    pending_edges,
+    spans,
+)
 from .base import Group, Pending, Snapshot
 
 __all__ = ["APPLICATION_ID", "SCHEMA", "SqliteStore"]
@@ -482,7 +492,7 @@ class SqliteStore:
                 for group in shrunk:
                     entry = stored.get(ident(group))
                     if entry is not None:
-                        _trim(db, key, entry[0], group.span.seconds, snapshot.members(group.id))
+                        _trim(db, key, entry[0], group.span.seconds, kept(snapshot, group))
                 cover = _add_coverage(db, key, answered, rev)
                 _merge_pending(db, key, snapshot, cover)
                 delta = _since(db, key, known.revision, snapshot) if others else None
@@ -648,11 +658,8 @@ def _paint(
                     del stored[name]
 
 
-def _trim(
-    db: sqlite3.Connection, key: int, gid: int, span: Edge, members: Sequence[PriceInterval]
-) -> None:
-    """Drop the stored intervals of ``gid`` the writer no longer holds in it."""
-    keep = {int(m.start.timestamp()) for m in members}
+def _trim(db: sqlite3.Connection, key: int, gid: int, span: Edge, keep: set[int]) -> None:
+    """Drop the stored intervals of ``gid`` in ``span`` whose starts are not ``keep``."""
     gone = [
         (key, start)
         for (start,) in db.execute(
