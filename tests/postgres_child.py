@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime
 
 from pricepool import IntervalPool, PostgresStore, Span, TibberSource
+from pricepool._cli.config import limiter_for
 from pricepool.storage import PostgresLimiter
 
 
@@ -38,15 +39,11 @@ async def hold(dsn: str, home: str, start: int, end: int) -> None:
         await asyncio.sleep(3600)
 
 
-def tibber(endpoint: str, limiter: PostgresLimiter) -> TibberSource:
-    """A Tibber source whose request budget is the database's."""
-    try:
-        return TibberSource("child-token", endpoint=endpoint, limiter=limiter)  # type: ignore[call-arg]
-    except TypeError:
-        # Until TibberSource takes a limiter (tibber branch): the transport's own slot.
-        source = TibberSource("child-token", endpoint=endpoint)
-        source._http._limiter = limiter  # type: ignore[assignment]
-        return source
+def tibber(endpoint: str, store: PostgresStore) -> TibberSource:
+    """A Tibber source whose request budget is the database's, wired as the CLI wires it."""
+    limiter = limiter_for(store, "child-token")
+    assert isinstance(limiter, PostgresLimiter)
+    return TibberSource("child-token", endpoint=endpoint, limiter=limiter)
 
 
 def digest(items: list[object]) -> str:
@@ -56,8 +53,7 @@ def digest(items: list[object]) -> str:
 async def pool(dsn: str, endpoint: str, home: str, ranges: list[str]) -> None:
     """Every range asked at once, as that many clients of one replica would."""
     async with PostgresStore(dsn) as store:
-        limiter = PostgresLimiter(store, name="child-token")
-        source = tibber(endpoint, limiter)
+        source = tibber(endpoint, store)
         try:
             async with IntervalPool(home, source, store=store) as p:
 

@@ -5,13 +5,24 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from pricepool import ManualClock, PostgresStore, RateLimitedError
+from pricepool import (
+    ManualClock,
+    PostgresStore,
+    RateLimitedError,
+    Span,
+    SqliteStore,
+    TibberSource,
+)
+from pricepool._cli.config import limiter_for
+from pricepool.clock import local_midnight
+from pricepool.simulator import Simulator
+from pricepool.sources.tibber import RequestLimiter
 from pricepool.storage import PostgresLimiter
 
 from .postgres_db import database, needs_server
@@ -129,3 +140,78 @@ def test_processes_sharing_a_budget_never_exceed_it_in_any_window(database: str)
 async def _schema(dsn: str) -> None:
     async with PostgresStore(dsn) as store:
         await store.homes()
+
+
+@needs_server
+async def test_the_shared_limiter_is_a_tibber_request_limiter_and_counts_all_processes(
+    database: str,
+) -> None:
+    clock = ManualClock(NOW)
+    async with PostgresStore(database) as one, PostgresStore(database) as two:
+        a = PostgresLimiter(one, max_requests=5, per_seconds=60, clock=clock)
+        b = PostgresLimiter(two, max_requests=5, per_seconds=60, clock=clock)
+        assert isinstance(a, RequestLimiter)
+        assert b.left() == 5
+        for _ in range(3):
+            async with a.slot(patience=0):
+                pass
+        async with b.slot(patience=0):
+            pass
+        # b counted a's three requests when it took its own.
+        assert b.left() == 1
+        await a.ban(20, "HTTP 429 from the API")
+        with pytest.raises(RateLimitedError) as caught:
+            async with b.slot(patience=0):
+                pass
+        assert caught.value.banned
+        assert caught.value.own
+        assert caught.value.retry_after == pytest.approx(20)
+        # The window clears 60 s after the last of its requests.
+        assert caught.value.clear_after == pytest.approx(60)
+
+
+@needs_server
+async def test_processes_on_one_database_with_one_token_share_one_budget(
+    database: str, tmp_path: Path
+) -> None:
+    async with PostgresStore(database) as one, PostgresStore(database) as two:
+        a, b = limiter_for(one, "secret-token"), limiter_for(two, "secret-token")
+        assert isinstance(a, PostgresLimiter)
+        assert isinstance(b, PostgresLimiter)
+        assert a.name == b.name
+        assert "secret-token" not in a.name
+        assert "secret-token" not in repr(a)
+        other = limiter_for(one, "another-token")
+        assert isinstance(other, PostgresLimiter)
+        assert other.name != a.name
+    # A file store has no one to share with: the source keeps its own limiter.
+    assert limiter_for(SqliteStore(tmp_path / "s.db"), "secret-token") is None
+
+
+@needs_server
+async def test_tibber_sources_on_one_database_stop_at_the_shared_limit(database: str) -> None:
+    sim = Simulator()
+    await sim.start()
+    try:
+        async with PostgresStore(database) as one, PostgresStore(database) as two:
+            limiters = [
+                PostgresLimiter(store, max_requests=3, per_seconds=300) for store in (one, two)
+            ]
+            sources = [
+                TibberSource("t", endpoint=sim.endpoint, limiter=lim, retry_budget=0)
+                for lim in limiters
+            ]
+            home = (await sources[0].homes())[0]
+            day = local_midnight(date(2024, 3, 1), home.tz)
+            sent = len(sim.log)
+            for i in range(3 - sent):
+                await sources[i % 2].fetch(home, Span(day, day + timedelta(days=i + 1)))
+            with pytest.raises(RateLimitedError) as caught:
+                await sources[1].fetch(home, Span(day, day + timedelta(days=9)))
+            assert caught.value.own
+            for source in sources:
+                await source.close()
+        # Three requests went out, the fourth was refused before it left this machine.
+        assert len(sim.log) == 3
+    finally:
+        await sim.stop()

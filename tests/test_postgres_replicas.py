@@ -199,7 +199,14 @@ async def test_a_pool_keeps_answering_while_the_database_is_away_and_saves_when_
             said = [r for r in caplog.records if r.name.startswith("pricepool")]
             assert len([r for r in said if "unreachable" in r.getMessage()]) == 1
             assert len([r for r in said if "saving" in r.getMessage()]) == 1
+            # What a service's /readyz reads: not ready while the server is away.
+            assert store.reachable is False
+            assert await store.check() is False
             await cluster("start")
+            with caplog.at_level(logging.INFO, logger="pricepool"):
+                assert await store.check() is True
+            assert store.reachable is True
+            assert any("reachable again" in r.getMessage() for r in caplog.records)
             await pool.save()
         await store.close()
         async with PostgresStore(dsn) as again:

@@ -7,6 +7,7 @@ and ``home``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from platformdirs import user_config_dir, user_data_dir
 
 if TYPE_CHECKING:
     from pricepool import Store
+    from pricepool.sources.tibber import RequestLimiter
 
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "check_endpoint",
     "config_path",
     "default_store",
+    "limiter_for",
     "load_config",
     "open_store",
 ]
@@ -117,6 +120,21 @@ def store_path(text: str) -> Path:
 
 
 _SQLITE = b"SQLite format 3\x00"
+
+
+def limiter_for(store: Store, token: str) -> RequestLimiter | None:
+    """The request budget every process on ``store``'s database shares, when it is a
+    PostgresStore (None: the source keeps its own, per process).
+
+    The budget is named after a digest of ``token``, never the token: processes with one
+    token share one window and one ban, other tokens have their own.
+    """
+    from pricepool.storage import PostgresLimiter, PostgresStore
+
+    if not isinstance(store, PostgresStore):
+        return None
+    digest = hashlib.sha256(token.encode()).hexdigest()[:16]
+    return PostgresLimiter(store, name=f"tibber-{digest}")
 
 
 def open_store(text: str, *, create: bool = True) -> Store:

@@ -35,6 +35,7 @@ from .config import (
     NotAStore,
     config_path,
     default_store,
+    limiter_for,
     open_store,
     resolve_token,
     store_path,
@@ -44,6 +45,7 @@ from .when import midnight
 
 if TYPE_CHECKING:
     from pricepool import TibberSource
+    from pricepool.sources.tibber import RequestLimiter
 
 __all__ = ["MissingTokenError", "NotKnown", "Options", "Session", "UsageProblem"]
 
@@ -203,7 +205,15 @@ class Session:
             clock=self.clock,
             user_agent="pricepool-cli",
             retry_budget=10.0 if budget is None else budget,
+            limiter=self._limiter(token),
         )
+
+    def _limiter(self, token: str) -> RequestLimiter | None:
+        """On a shared database, one budget and one ban for every process on it (a file
+        store is not opened for this)."""
+        from pricepool.storage.postgres_dsn import is_postgres
+
+        return limiter_for(self.store, token) if is_postgres(self.store_text) else None
 
     def _shown_store(self) -> str:
         """The store as messages may name it: a database's password as ``***``."""

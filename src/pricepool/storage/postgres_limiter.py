@@ -33,11 +33,12 @@ log = logging.getLogger("pricepool.storage")
 
 class PostgresLimiter:
     """At most ``max_requests`` per ``per_seconds`` across every process on ``store``'s
-    database, and at most ``max_in_flight`` at once in this process.
+    database: a ``RequestLimiter`` for ``TibberSource(limiter=...)``.
 
     ``name`` names the budget: one per API token (processes using different tokens have
-    different budgets). ``slot`` is what the Tibber transport holds around a request;
-    ``ban`` records the API's own order to wait, which then stops every process.
+    different budgets). ``slot`` is what the Tibber transport holds around a request
+    (how many go at once is the transport's business, per process); ``ban`` records the
+    API's own order to wait, which then stops every process.
     """
 
     def __init__(
@@ -47,7 +48,6 @@ class PostgresLimiter:
         name: str = "tibber",
         max_requests: int = 100,
         per_seconds: float = 300.0,
-        max_in_flight: int = 4,
         clock: Clock | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -55,8 +55,6 @@ class PostgresLimiter:
             raise ValueError(f"max_requests must be at least 1, got {max_requests}")
         if not per_seconds > 0:
             raise ValueError(f"per_seconds must be positive, got {per_seconds}")
-        if max_in_flight < 1:
-            raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
         if not name:
             raise ValueError("name must not be empty")
         self.store = store
@@ -65,7 +63,8 @@ class PostgresLimiter:
         self.per_seconds = per_seconds
         self._clock = clock
         self._sleep = sleep
-        self._flight = asyncio.Semaphore(max_in_flight)
+        # Requests in the shared window when this process last counted them.
+        self._counted = 0
         # Used only while the database cannot be reached.
         self._local: list[datetime] = []
         self._local_ban: tuple[datetime, str] | None = None
@@ -81,12 +80,15 @@ class PostgresLimiter:
     async def slot(self, patience: float) -> AsyncIterator[None]:
         """Hold one request's place; wait at most ``patience`` seconds for it.
 
-        Raises RateLimitedError (with ``retry_after``) when the window stays full, or a
-        ban lasts, longer than that.
+        Raises RateLimitedError (``own``, ``banned`` during a ban, ``retry_after`` and
+        ``clear_after``) when the window stays full, or a ban lasts, longer than that.
         """
-        async with self._flight:
-            await self._take(patience)
-            yield
+        await self._take(patience)
+        yield
+
+    def left(self) -> int:
+        """Requests the shared window had room for when this process last counted."""
+        return max(self.max_requests - self._counted, 0)
 
     async def ban(self, retry_after: float, reason: str) -> None:
         """Stop every process for ``retry_after`` seconds (the API said so)."""
@@ -137,13 +139,15 @@ class PostgresLimiter:
                 wait = self._claim_local()
             if wait is None:
                 return
-            seconds, why = wait
+            seconds, why, banned, clear = wait
             if waited + seconds > patience:
-                raise RateLimitedError(why, retry_after=seconds)
+                raise RateLimitedError(
+                    why, retry_after=seconds, banned=banned, own=True, clear_after=clear
+                )
             await self._sleep(seconds)
             waited += seconds
 
-    async def _claim(self) -> tuple[float, str] | None:
+    async def _claim(self) -> _Wait | None:
         """Record one request if the window and the ban allow; else how long to wait."""
         async with self.store._conn("claim a request slot") as conn, conn.transaction():
             await conn.execute(
@@ -160,37 +164,43 @@ class PostgresLimiter:
             assert row is not None
             now = await self._now(conn)
             banned_until, reason = row
-            if banned_until is not None and banned_until > now:
-                return _banned((banned_until - now).total_seconds(), reason)
             edge = now - timedelta(seconds=self.per_seconds)
             await conn.execute(
                 "DELETE FROM pricepool_requests WHERE name = %s AND at <= %s", (self.name, edge)
             )
-            count, oldest = await _row(
+            count, oldest, newest = await _row(
                 conn,
-                "SELECT count(*), min(at) FROM pricepool_requests WHERE name = %s",
+                "SELECT count(*), min(at), max(at) FROM pricepool_requests WHERE name = %s",
                 (self.name,),
             )
+            self._counted = count
+            clear = (newest - edge).total_seconds() if newest is not None else 0.0
+            if banned_until is not None and banned_until > now:
+                return _banned((banned_until - now).total_seconds(), reason, clear)
             if count < self.max_requests:
                 await conn.execute(
                     "INSERT INTO pricepool_requests (name, at) VALUES (%s, %s)", (self.name, now)
                 )
+                self._counted = count + 1
                 return None
             wait = (oldest - edge).total_seconds()
-            return wait, self._full(wait)
+            return wait, self._full(wait), False, clear
 
-    def _claim_local(self) -> tuple[float, str] | None:
+    def _claim_local(self) -> _Wait | None:
         now = self._local_now()
-        ban = self._local_ban
-        if ban is not None and ban[0] > now:
-            return _banned((ban[0] - now).total_seconds(), ban[1])
         edge = now - timedelta(seconds=self.per_seconds)
         self._local = [at for at in self._local if at > edge]
+        self._counted = len(self._local)
+        clear = (self._local[-1] - edge).total_seconds() if self._local else 0.0
+        ban = self._local_ban
+        if ban is not None and ban[0] > now:
+            return _banned((ban[0] - now).total_seconds(), ban[1], clear)
         if len(self._local) < self.max_requests:
             self._local.append(now)
+            self._counted += 1
             return None
         wait = (self._local[0] - edge).total_seconds()
-        return wait, self._full(wait)
+        return wait, self._full(wait), False, clear
 
     def _full(self, wait: float) -> str:
         return (
@@ -222,9 +232,14 @@ class PostgresLimiter:
             log.info("request budget %r is shared through the database again", self.name)
 
 
-def _banned(seconds: float, reason: str | None) -> tuple[float, str]:
+_Wait = tuple[float, str, bool, float]
+"""Seconds to wait, why (for people), whether banned, seconds until the window is clear."""
+
+
+def _banned(seconds: float, reason: str | None, clear: float) -> _Wait:
     why = f" ({reason})" if reason else ""
-    return seconds, f"the API asked every pricepool process to wait {seconds:.0f} s{why}"
+    text = f"the API asked every pricepool process to wait {seconds:.0f} s{why}"
+    return seconds, text, True, max(seconds, clear)
 
 
 async def _row(conn: Any, query: str, params: tuple[Any, ...]) -> tuple[Any, ...]:

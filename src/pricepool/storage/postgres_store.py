@@ -170,6 +170,9 @@ class PostgresStore:
         self._locking = asyncio.Lock()
         self._held: set[tuple[int, int]] = set()
         self._down_said = False
+        self.reachable = True
+        """False from the moment the server could not be reached until an operation
+        reached it again (``check`` tries): what a service's readiness reports."""
         try:
             import psycopg  # noqa: F401
             import psycopg_pool  # noqa: F401
@@ -275,12 +278,28 @@ class PostgresStore:
         from psycopg import Error
         from psycopg_pool import PoolTimeout
 
-        pool = await self._connected()
+        try:
+            pool = await self._connected()
+        except StorageError as err:
+            if err.__cause__ is not None:  # the server, not a refused schema
+                self._down(err)
+            raise
         try:
             async with pool.connection() as conn:
                 yield conn
         except (Error, PoolTimeout, OSError) as err:
             raise self._error(doing, await self._lost(pool, err)) from err
+        self._up()
+
+    async def check(self) -> bool:
+        """Whether the database answers now; connects afresh when it was lost (sets
+        ``reachable``, says in the log when it goes and when it is back)."""
+        try:
+            async with self._conn("reach the server") as conn:
+                await conn.execute("SELECT 1")
+        except StorageError:
+            return False
+        return True
 
     async def _lost(self, pool: AsyncConnectionPool[Any], err: BaseException) -> BaseException:
         """After a connection could not be had or broke: when the server cannot be
@@ -301,6 +320,7 @@ class PostgresStore:
             )
         except (Error, OSError, TimeoutError) as down:
             reason: BaseException = down
+            self._down(down)
         else:
             await probe.close()
             if isinstance(err, OperationalError):
@@ -721,15 +741,17 @@ class PostgresStore:
             await conn.close()
 
     def _up(self) -> None:
+        self.reachable = True
         if self._down_said:
             self._down_said = False
             log.info("PostgreSQL database %s is reachable again", self.dsn)
 
     def _down(self, err: BaseException) -> None:
+        self.reachable = False
         if not self._down_said:
             self._down_said = True
             log.warning(
-                "PostgreSQL database %s unreachable, fetching without a claim: %s",
+                "PostgreSQL database %s unreachable, answering from memory and reconnecting: %s",
                 self.dsn,
                 self.dsn.scrub(str(err)),
             )
