@@ -107,7 +107,8 @@ def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
 def _measure(document: DocumentNode) -> tuple[int, int]:
     """Depth and field count of ``document`` with fragments expanded (counted, not copied).
 
-    Runs after standard validation, so fragment spreads form no cycle.
+    Runs before validation (the limits guard its cost too): a spread met again inside
+    itself counts nothing, and validation refuses the cycle.
     """
     fragments = _fragments(document)
     memo: dict[str, tuple[int, int]] = {}
@@ -126,6 +127,7 @@ def _measure(document: DocumentNode) -> tuple[int, int]:
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 if name not in memo:
+                    memo[name] = (0, 0)  # a cycle ends here
                     found = fragments.get(name)
                     memo[name] = walk(found.selection_set) if found else (0, 0)
                 d, f = memo[name]
@@ -162,9 +164,6 @@ def _parse(query: str) -> _Parsed:
         document = parse(query)
     except GraphQLSyntaxError as err:
         return _Parsed(None, (_formatted(err, "GRAPHQL_PARSE_FAILED"),))
-    problems = validate(SCHEMA, document)
-    if problems:
-        return _Parsed(None, tuple(_formatted(e, "GRAPHQL_VALIDATION_FAILED") for e in problems))
     depth, fields = _measure(document)
     if depth > MAX_DEPTH:
         error = GraphQLError(f"the query is {depth} levels deep; at most {MAX_DEPTH} are served")
@@ -172,6 +171,9 @@ def _parse(query: str) -> _Parsed:
     if fields > MAX_FIELDS:
         error = GraphQLError(f"the query asks for {fields} fields; at most {MAX_FIELDS} are served")
         return _Parsed(None, (_formatted(error, "GRAPHQL_VALIDATION_FAILED"),))
+    problems = validate(SCHEMA, document)
+    if problems:
+        return _Parsed(None, tuple(_formatted(e, "GRAPHQL_VALIDATION_FAILED") for e in problems))
     return _Parsed(document)
 
 
@@ -531,7 +533,10 @@ class _Walk:
         found: list[dict[str, Any]] = []
         at = hi
         while at > lo and len(found) < n:
-            start = max(lo, at - max(_step(self.resolution) * (n - len(found)), timedelta(days=1)))
+            # Whole days and one more: pages of nearby sizes read the same span, which
+            # concurrent clients then share as one upstream call.
+            days = math.ceil(_step(self.resolution) * (n - len(found)) / timedelta(days=1)) + 1
+            start = max(lo, at - timedelta(days=days))
             chunk = await self.read(start, at)
             if not chunk:
                 break  # nothing there: before the home's history (or a failure, reported)
