@@ -67,9 +67,21 @@ async def rig() -> AsyncIterator[_Rig]:
 @asynccontextmanager
 async def _rig() -> AsyncIterator[_Rig]:
     clock = ManualClock(NOW)
+
+    async def sleep(seconds: float) -> None:
+        # The source's back-off passes on the injected clock, not the wall clock.
+        clock.advance(timedelta(seconds=seconds))
+        await asyncio.sleep(0)
+
     async with (
         Simulator(clock=clock, token=TOKEN) as sim,
-        TibberSource(TOKEN, endpoint=sim.endpoint, clock=clock) as source,
+        TibberSource(
+            TOKEN,
+            endpoint=sim.endpoint,
+            clock=clock,
+            monotonic=lambda: clock().timestamp(),
+            sleep=sleep,
+        ) as source,
         aiohttp.ClientSession() as http,
     ):
         hub = _Hub(source, clock)
@@ -281,3 +293,73 @@ async def test_fifty_clients_cost_the_upstream_what_one_costs() -> None:
     assert all(a[0] == 200 and "errors" not in a[1] for a in [*widest, *answers])
     assert answers[-2:] == widest
     assert together == alone
+
+
+BOTH = """
+query ($id: ID!, $before: String) { viewer { home(id: $id) { currentSubscription {
+  priceInfo(resolution: QUARTER_HOURLY) { today { startsAt total } tomorrow { startsAt } }
+  priceInfoRange(resolution: QUARTER_HOURLY, last: 96, before: $before) {
+    nodes { startsAt total } pageInfo { count } }
+} } } }
+"""
+MONTH_AGO = "MjAyNS0xMC0yNVQwMDowMDowMC4wMDArMDI6MDA="  # 2025-10-25T00:00+02:00
+
+
+async def test_a_ban_serves_what_is_cached_and_says_when_to_come_back(rig: _Rig) -> None:
+    warm = await rig.ask(rig.url, PRICE_INFO, {"id": OSLO, "res": "QUARTER_HOURLY"})
+    assert "errors" not in warm[1]
+    rig.sim.faults.status = 429
+    rig.sim.faults.retry_after = 120
+    status, body = await rig.ask(rig.url, BOTH, {"id": OSLO, "before": MONTH_AGO})
+    assert status == 200
+    sub = body["data"]["viewer"]["home"]["currentSubscription"]
+    # The cached days are served; the month-old page the upstream refused is empty...
+    assert len(sub["priceInfo"]["today"]) == 96
+    assert len(sub["priceInfo"]["tomorrow"]) == 96
+    assert sub["priceInfoRange"]["nodes"] == []
+    # ...and says why, where, and when to ask again.
+    [error] = body["errors"]
+    assert error["path"] == ["viewer", "home", "currentSubscription", "priceInfoRange"]
+    assert error["extensions"]["code"] == "TOO_MANY_REQUESTS"
+    assert 0 < error["extensions"]["retryAfter"] <= 120
+    assert TOKEN not in str(body)
+
+    # While the ban lasts nobody's question reaches the upstream.
+    sent = rig.sim.requests
+    for n in range(1, 6):
+        rig.hub.clock.advance(timedelta(seconds=20))
+        _, again = await rig.ask(rig.url, BOTH, {"id": OSLO, "before": MONTH_AGO})
+        [error] = again["errors"]
+        assert error["extensions"]["code"] == "TOO_MANY_REQUESTS"
+        assert error["extensions"]["retryAfter"] == 120 - 20 * n
+    assert rig.sim.requests == sent
+
+    rig.sim.faults.status = None
+    rig.hub.clock.advance(timedelta(seconds=21))
+    _, after = await rig.ask(rig.url, BOTH, {"id": OSLO, "before": MONTH_AGO})
+    assert "errors" not in after
+    assert (
+        after["data"]["viewer"]["home"]["currentSubscription"]["priceInfoRange"]["pageInfo"][
+            "count"
+        ]
+        == 96
+    )
+
+
+async def test_other_upstream_failures_carry_a_code(rig: _Rig) -> None:
+    await rig.ask(rig.url, META)  # metadata known: only prices are asked below
+    rig.sim.faults.status = 503
+    _, body = await rig.ask(rig.url, BOTH, {"id": OSLO, "before": MONTH_AGO})
+    codes = {error["extensions"]["code"] for error in body["errors"]}
+    assert codes == {"SERVICE_UNAVAILABLE"}
+    # The home is known from the metadata: only the price fields fail.
+    sub = body["data"]["viewer"]["home"]["currentSubscription"]
+    assert sub["priceInfo"] is None
+    assert sub["priceInfoRange"] is None
+
+
+async def test_an_unknown_home_is_not_found(rig: _Rig) -> None:
+    _, body = await rig.ask(rig.url, PRICE_INFO, {"id": "no-such-home"})
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert "no-such-home" in body["errors"][0]["message"]

@@ -225,10 +225,11 @@ def _code(error: BaseException) -> str:
 
 
 def _retry_after(error: SourceError, retry_at: datetime | None, now: datetime) -> int | None:
-    if error.retry_after is not None:
-        return max(1, math.ceil(error.retry_after))
+    """Seconds until the pool asks again (its word is current; the error's may be old)."""
     if retry_at is not None:
         return max(1, math.ceil((retry_at - now).total_seconds()))
+    if error.retry_after is not None:
+        return max(1, math.ceil(error.retry_after))
     return None
 
 
@@ -310,6 +311,14 @@ async def _pool_of(sub: Mapping[str, Any], info: Info) -> IntervalPool:
         raise _upstream(err, ctx.now) from err
 
 
+async def _info_of(pool: IntervalPool, info: Info) -> HomeInfo:
+    """The pool's home (its zone and currency); an upstream failure becomes a coded error."""
+    try:
+        return await pool.resolve_home()
+    except SourceError as err:
+        raise _upstream(err, _ctx(info).now) from err
+
+
 async def _query(pool: IntervalPool, start: datetime, end: datetime, info: Info) -> Answer:
     """The pool's answer; a failed part becomes an error beside the data, not instead of it."""
     ctx = _ctx(info)
@@ -322,14 +331,11 @@ async def _query(pool: IntervalPool, start: datetime, end: datetime, info: Info)
     for gap in answer.missing:
         if gap.cause is Cause.FAILED and gap.error is not None:
             error = _upstream(gap.error, ctx.now, gap.retry_at)
-            ctx.late.append(
-                GraphQLError(
-                    error.message,
-                    path=list(info.path.as_list()),
-                    extensions=error.extensions,
-                )
-            )
-            break  # one error per field says it; the rest would repeat the cause
+            path = info.path.as_list()
+            # One error per field says it; more reads of the field would repeat the cause.
+            if all(late.path != path for late in ctx.late):
+                ctx.late.append(GraphQLError(error.message, path=path, extensions=error.extensions))
+            break
     return answer
 
 
@@ -409,7 +415,7 @@ def _nodes(
 
 async def _price_info(sub: dict[str, Any], info: Info, resolution: str = HOURLY) -> dict[str, Any]:
     pool = await _pool_of(sub, info)
-    home = await pool.resolve_home()
+    home = await _info_of(pool, info)
     now = _ctx(info).now
     tz = home.tz
     today = now.astimezone(tz).date()
@@ -468,7 +474,7 @@ async def _price_info_range(
     after: str | None = None,
 ) -> dict[str, Any]:
     pool = await _pool_of(sub, info)
-    home = await pool.resolve_home()
+    home = await _info_of(pool, info)
     tz = home.tz
     first, last = _count(first, "first"), _count(last, "last")
     after_at, before_at = _bound(after, "after", home), _bound(before, "before", home)
@@ -496,8 +502,11 @@ async def _price_info_range(
         behind = await walk.backward(lo, hi, want + 1)
         has_previous = len(behind) > want
         page = behind[len(behind) - want :] if want else []
-        end = _at(page[-1]) + timedelta(seconds=1) if page else lo
-        has_next = bool(await walk.forward(end, hi, 1))
+        if page:
+            has_next = bool(await walk.forward(_at(page[-1]) + timedelta(seconds=1), hi, 1))
+        else:
+            # Nothing before hi within reach: nothing after lo either, unless none was asked.
+            has_next = not want and bool(await walk.backward(lo, hi, 1))
     return _connection(home, resolution, page, has_previous, has_next)
 
 
