@@ -8,7 +8,7 @@ after:)``). Every price query also asks for ``timeZone`` so home info stays fres
 
 from __future__ import annotations
 
-__all__ = ["HISTORY", "HOMES", "RECENT"]
+__all__ = ["DETAILS", "HISTORY", "HOMES", "RECENT"]
 
 HOMES = """
 query PricepoolHomes {
@@ -70,4 +70,32 @@ query PricepoolRecent($homeId: ID!, $first: Int!, $after: String!) {
     }
   }
 }
+"""
+
+_ADDRESS = "address1 address2 address3 city postalCode country latitude longitude"
+_ENTITY = f"""id firstName isCompany name middleName lastName organizationNo language
+        contactInfo {{ email mobile }} address {{ {_ADDRESS} }}"""
+_SUBSCRIPTION = f"id validFrom validTo status statusReason subscriber {{ {_ENTITY} }}"
+
+# Everything the schema says about the account and its homes except prices, in one request:
+# the service keeps it and answers metadata questions without asking again.
+DETAILS = f"""
+query PricepoolDetails {{
+  viewer {{
+    login userId name accountType
+    homes {{
+      id timeZone appNickname appAvatar size type numberOfResidents primaryHeatingSource
+      hasVentilationSystem mainFuseSize
+      address {{ {_ADDRESS} }}
+      owner {{ {_ENTITY} }}
+      meteringPointData {{
+        consumptionEan gridCompany gridAreaCode priceAreaCode productionEan energyTaxType
+        vatType estimatedAnnualConsumption
+      }}
+      features {{ realTimeConsumptionEnabled }}
+      currentSubscription {{ {_SUBSCRIPTION} }}
+      subscriptions {{ {_SUBSCRIPTION} }}
+    }}
+  }}
+}}
 """

@@ -256,6 +256,19 @@ class TibberSource:
                     return home
             raise UnknownHomeError(f"the Tibber account has no home {home_id!r}")
 
+    async def details(self) -> dict[str, Any]:
+        """The account and its homes as Tibber describes them (no prices), in one request.
+
+        The answer's ``viewer`` object as sent (owner, address, metering point, features,
+        subscriptions...); asked anew on every call, through the limiter.
+        """
+        with self._named():
+            data = await self._http.query(_queries.DETAILS, {}, "PricepoolDetails")
+            viewer = obj(data.get("viewer"), "viewer")
+            if viewer is None or items(viewer.get("homes"), "viewer.homes") is None:
+                raise InvalidResponseError("the answer has no viewer.homes")
+            return viewer
+
     # -- prices -----------------------------------------------------------------------------
 
     async def fetch(self, home: HomeInfo, span: Span) -> FetchResult:

@@ -1,0 +1,1 @@
+"""pricepool serve: one cache and one rate limit for every app in the house."""
