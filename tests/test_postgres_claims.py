@@ -144,3 +144,36 @@ async def test_a_span_taken_from_the_database_keeps_its_fetch_time(database: str
         got = await first.load(HOME)
     assert got is not None
     assert [i.total for i in got.intervals] == [i.total for i in new]
+
+
+@needs_server
+async def test_a_pool_learns_what_another_process_saved_before_it_is_asked(
+    database: str,
+) -> None:
+    clock = ManualClock(NOW)
+    first, second = FakeSource(clock), FakeSource(clock)
+    a, b = local_midnight(date(2025, 6, 1), TZ), local_midnight(date(2025, 6, 3), TZ)
+    async with (
+        PostgresStore(database) as one,
+        PostgresStore(database) as two,
+        IntervalPool(HOME, first, store=one, clock=clock, save_delay=0) as p1,
+        IntervalPool(HOME, second, store=two, clock=clock, save_delay=0) as p2,
+    ):
+        # A replica that has been serving (it knows its home) ...
+        before = await p2.get_intervals(a - timedelta(days=2), a)
+        want = await p1.get_intervals(a, b)
+        # ... asks nothing of June: NOTIFY tells its store, its next write brings the days in.
+        for _ in range(500):
+            covered, _ = p2.coverage()
+            if any(s.start <= a and s.end >= b for s in covered):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the second pool never learned of the saved days")
+        hits = p2.stats.hits
+        assert await p2.get_intervals(a, b) == want
+        # Answered from memory: no claim, no read of the database.
+        assert p2.stats.hits == hits + 1
+    assert before
+    assert len(first.calls) == 1
+    assert len(second.calls) == 1  # its own two days of May

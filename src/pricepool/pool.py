@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from types import TracebackType
@@ -37,7 +37,7 @@ from .retention import Retention
 from .sources.base import FetchResult, PriceSource
 from .spans import Edge, subtract, union
 from .storage.base import Snapshot, Store
-from .storage.claims import Claims
+from .storage.claims import Claims, Watches
 from .storage.delayed import DelayedSave
 from .timeline import Timeline, key, key_end, ordered
 
@@ -193,6 +193,7 @@ class IntervalPool:
         self._opened = False
         self._closed = False
         self._open_lock = asyncio.Lock()
+        self._unwatch: Callable[[], None] | None = None
         self._requests = 0
         self._hits = 0
         self._calls = 0
@@ -231,6 +232,9 @@ class IntervalPool:
                 snapshot = await self._store.load(self.home_id)
                 if snapshot is not None:
                     self._restore(snapshot)
+                if isinstance(self._store, Watches):
+                    # Another process's save: the next write of ours brings it in.
+                    self._unwatch = self._store.watch(self.home_id, self._saver.schedule)
             self._opened = True
 
     async def close(self) -> None:
@@ -253,6 +257,8 @@ class IntervalPool:
             task.cancel()
         if busy:
             await asyncio.gather(*busy, return_exceptions=True)
+        if self._unwatch is not None:
+            self._unwatch()
         if self._store is not None:
             await self._saver.close()
 

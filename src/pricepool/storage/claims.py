@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol, runtime_checkable
 
 from ..model import Span
 from .base import Snapshot
 
-__all__ = ["Claims"]
+__all__ = ["Claims", "Watches"]
 
 
 @runtime_checkable
@@ -22,3 +23,11 @@ class Claims(Protocol):
     """
 
     def claim(self, home_id: str, span: Span) -> AbstractAsyncContextManager[Snapshot | None]: ...
+
+
+@runtime_checkable
+class Watches(Protocol):
+    """A shared store that says when another process saved something for a home, so a
+    pool can take it in (through its next save's delta) before anyone asks for it."""
+
+    def watch(self, home_id: str, told: Callable[[], None]) -> Callable[[], None]: ...

@@ -31,8 +31,9 @@ import contextlib
 import itertools
 import logging
 import math
+import uuid
 import zlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
@@ -52,7 +53,8 @@ __all__ = ["SCHEMA", "PostgresStore"]
 log = logging.getLogger("pricepool.storage")
 
 CHANNEL = "pricepool"
-"""The NOTIFY channel: payload ``saved <home>`` after a save, ``free <home>`` after a claim."""
+"""The NOTIFY channel: payload ``saved <store> <home>`` after a save that wrote something,
+``free <store> <home>`` after a claim; ``<store>`` tells a store its own news."""
 
 _V1 = (
     """CREATE TABLE pricepool_homes (
@@ -116,6 +118,8 @@ _MIGRATION_LOCK = 0x70726963
 # Claims lock weeks: coarse enough that a year's back-fill takes 53 locks, not 365.
 _BUCKET = 7 * 86_400
 _POLL = 0.25
+# While someone watches, a lost LISTEN connection is tried again this often.
+_RELISTEN = 1.0
 # A claim waits this long for a connection before fetching without one.
 _CLAIM_WAIT = 2.0
 _EXTRA = "the PostgreSQL store needs its driver: pip install 'pricepool[postgres]'"
@@ -165,6 +169,8 @@ class PostgresStore:
         self._seen: dict[str, _Seen] = {}
         self._listener: asyncio.Task[None] | None = None
         self._news = asyncio.Event()
+        self._tag = uuid.uuid4().hex[:12]
+        self._watchers: dict[str, list[Callable[[], None]]] = {}
         # Every advisory lock of this store lives on this one connection.
         self._locker: AsyncConnection[Any] | None = None
         self._locking = asyncio.Lock()
@@ -430,7 +436,8 @@ class PostgresStore:
                     pending=[Pending(Span.from_seconds(a, b), at) for a, b, at in waits],
                 )
             if wrote or spans.changed:
-                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"saved {home.id}"))
+                note = f"saved {self._tag} {home.id}"
+                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, note))
         self._seen[home.id] = fresh
         return delta
 
@@ -657,7 +664,8 @@ class PostgresStore:
             try:
                 for one in reversed(keys):
                     await conn.execute("SELECT pg_advisory_unlock(%s, %s)", one)
-                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"free {home_id}"))
+                note = f"free {self._tag} {home_id}"
+                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, note))
             except (Error, OSError):
                 await conn.close()
 
@@ -720,25 +728,63 @@ class PostgresStore:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(news.wait(), _POLL)
 
+    def watch(self, home_id: str, told: Callable[[], None]) -> Callable[[], None]:
+        """Call ``told`` whenever another process saves something new for ``home_id``
+        (and after the connection to the server came back: news may have been missed).
+        Returns what stops it. Needs a running event loop."""
+        self._watchers.setdefault(home_id, []).append(told)
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.create_task(self._listen())
+
+        def stop() -> None:
+            kept = self._watchers.get(home_id, [])
+            if told in kept:
+                kept.remove(told)
+
+        return stop
+
+    def _tell(self, home_id: str | None) -> None:
+        for key, watchers in list(self._watchers.items()):
+            if home_id is None or key == home_id:
+                for told in list(watchers):
+                    told()
+
     async def _listen(self) -> None:
+        """Wake waiters and tell watchers; while anyone watches, reconnect when the
+        connection is lost."""
         from psycopg import AsyncConnection, Error
 
-        try:
-            conn = await AsyncConnection.connect(
-                self.dsn.value, autocommit=True, connect_timeout=_whole(_CLAIM_WAIT)
-            )
-        except (Error, OSError):
-            return
-        try:
-            await conn.execute(f"LISTEN {CHANNEL}")
-            async for _ in conn.notifies():
-                # Wake every waiter; each then looks at the database for itself.
-                news, self._news = self._news, asyncio.Event()
-                news.set()
-        except (Error, OSError):
-            return
-        finally:
-            await conn.close()
+        # Saves made before the first LISTEN went unheard too.
+        lost = True
+        while True:
+            try:
+                conn = await AsyncConnection.connect(
+                    self.dsn.value, autocommit=True, connect_timeout=_whole(_CLAIM_WAIT)
+                )
+            except (Error, OSError):
+                if not any(self._watchers.values()):
+                    return
+                lost = True
+                await asyncio.sleep(_RELISTEN)
+                continue
+            try:
+                await conn.execute(f"LISTEN {CHANNEL}")
+                if lost:
+                    self._tell(None)
+                async for note in conn.notifies():
+                    # Wake every waiter; each then looks at the database for itself.
+                    news, self._news = self._news, asyncio.Event()
+                    news.set()
+                    kind, tag, home_id = [*note.payload.split(" ", 2), "", ""][:3]
+                    if kind == "saved" and tag != self._tag:
+                        self._tell(home_id)
+            except (Error, OSError):
+                lost = True
+            finally:
+                await conn.close()
+            if not any(self._watchers.values()):
+                return
+            await asyncio.sleep(_RELISTEN)
 
     def _up(self) -> None:
         self.reachable = True
