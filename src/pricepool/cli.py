@@ -26,6 +26,7 @@ from ._cli.commands import (
     import_ha,
     prices,
     restore,
+    serve,
     simulator,
     stats,
 )
@@ -131,6 +132,7 @@ gc.register(cache_app)
 export.register(cache_app)
 restore.register(cache_app)
 import_ha.register(cache_app)
+serve.register(app)
 simulator.register(app)
 
 

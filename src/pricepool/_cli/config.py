@@ -64,7 +64,7 @@ class NotAStore(Exception):
     """``--store`` names a file that is not a pricepool store (it is left untouched)."""
 
 
-KEYS = ("token", "endpoint", "store", "home")
+KEYS = ("token", "endpoint", "store", "home", "api_key")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +75,17 @@ class Config:
     endpoint: str | None = None
     store: str | None = None
     home: str | None = None
+    api_key: str | None = None
+    """The key ``pricepool serve`` asks its clients for."""
+
+    def __repr__(self) -> str:
+        # Secrets are never shown, not even in a traceback.
+        hidden = {"token", "api_key"}
+        shown = ", ".join(
+            f"{name}={'***' if name in hidden and value else repr(value)}"
+            for name, value in ((n, getattr(self, n)) for n in KEYS)
+        )
+        return f"Config({shown})"
 
 
 def load_config(path: Path | None = None, warn: Callable[[str], None] | None = None) -> Config:

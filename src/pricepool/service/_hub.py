@@ -1,0 +1,184 @@
+"""The service's state: one source, one store and one pool per home, shared by every route."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from ..clock import Clock, system_clock
+from ..errors import RateLimitedError, SourceUnavailableError, UnknownHomeError
+from ..model import HomeInfo
+from ..pool import IntervalPool
+from ..publication import Publication
+
+if TYPE_CHECKING:
+    from ..sources.tibber import TibberSource
+    from ..storage.base import Store
+
+__all__ = ["Hub", "Sleep", "match"]
+
+log = logging.getLogger("pricepool.service")
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def match(wanted: str, homes: list[HomeInfo]) -> HomeInfo:
+    """The home ``wanted`` names: its id, its nickname (any case), or a unique start of its id."""
+    for home in homes:
+        if home.id == wanted:
+            return home
+    folded = wanted.casefold()
+    named = [h for h in homes if h.nickname and h.nickname.casefold() == folded]
+    if len(named) == 1:
+        return named[0]
+    prefixed = [h for h in homes if h.id.startswith(wanted)]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    raise UnknownHomeError(f"no single home matches {wanted!r}")
+
+
+class Hub:
+    """One ``TibberSource`` (one rate limit, one ban state), one store, a pool per home.
+
+    The home list comes from the store when it knows homes (a restart asks nothing), else
+    from the source; it is refreshed from the source at most once per ``refresh``.
+    """
+
+    def __init__(
+        self,
+        source: TibberSource,
+        *,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep = asyncio.sleep,
+        publication: Publication | None = None,
+        recheck: timedelta = timedelta(minutes=15),
+        save_delay: float = 3.0,
+        refresh: timedelta = timedelta(hours=6),
+    ) -> None:
+        self.source = source
+        self.store = store
+        self.clock: Clock = clock or system_clock
+        self.sleep = sleep
+        self.publication = publication or Publication()
+        self.recheck = recheck
+        self._save_delay = save_delay
+        self._refresh = refresh
+        self.pools: dict[str, IntervalPool] = {}
+        self._homes: list[HomeInfo] | None = None
+        self._listed_at: float | None = None
+        self._listing: asyncio.Lock = asyncio.Lock()
+        self._opening: dict[str, asyncio.Task[IntervalPool]] = {}
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"Hub(homes={len(self.pools)}, store={self.store!r})"
+
+    @property
+    def known(self) -> bool:
+        """The home list is known (from the store or the source)."""
+        return self._homes is not None
+
+    async def ready(self) -> tuple[bool, str]:
+        """Whether the service can answer: store usable and home list known; and why not."""
+        if self._homes is None:
+            return False, "the home list is not known yet"
+        check = getattr(self.store, "check", None)
+        if check is not None and not await check():
+            return False, "the store's database is unreachable"
+        return True, "ready"
+
+    async def homes(self) -> list[HomeInfo]:
+        """The account's homes: the store's at start, the source's once it has answered."""
+        async with self._listing:
+            now = self.clock().timestamp()
+            stale = (
+                self._listed_at is None or now - self._listed_at >= self._refresh.total_seconds()
+            )
+            if self._homes is None and self.store is not None:
+                stored = await self._stored()
+                if stored:
+                    self._homes = stored
+                    # Known from the store: asked of the source only after ``refresh``.
+                    self._listed_at = now
+                    stale = False
+            if self._homes is None or stale:
+                try:
+                    self._homes = await self.source.homes()
+                    self._listed_at = now
+                except (SourceUnavailableError, RateLimitedError) as err:
+                    if self._homes is None:
+                        raise
+                    log.warning("could not refresh the home list, keeping the known one: %s", err)
+            return list(self._homes)
+
+    async def _stored(self) -> list[HomeInfo]:
+        assert self.store is not None
+        found = []
+        for home_id in await self.store.homes():
+            snapshot = await self.store.load(home_id)
+            if snapshot is not None:
+                found.append(snapshot.home)
+        return found
+
+    async def pool(self, ref: str) -> IntervalPool:
+        """The open pool of the home ``ref`` names (id, nickname or a unique id start).
+
+        UnknownHomeError when the account has no such home.
+        """
+        found = self.pools.get(ref)
+        if found is not None:
+            return found
+        home = match(ref, await self.homes())
+        found = self.pools.get(home.id)
+        if found is not None:
+            return found
+        # Clients arriving together for a home not yet open share one opening.
+        task = self._opening.get(home.id)
+        if task is None:
+            task = self._opening[home.id] = asyncio.ensure_future(self._open(home.id))
+        return await asyncio.shield(task)
+
+    async def _open(self, home_id: str) -> IntervalPool:
+        try:
+            pool = IntervalPool(
+                home_id,
+                self.source,
+                store=self.store,
+                clock=self.clock,
+                recheck=self.recheck,
+                save_delay=self._save_delay,
+                publication=self.publication,
+            )
+            await pool.open()
+            self.pools[home_id] = pool
+            return pool
+        finally:
+            self._opening.pop(home_id, None)
+
+    async def open_all(self) -> list[IntervalPool]:
+        """A pool for every home of the account (for the publication watch and metrics)."""
+        return [await self.pool(home.id) for home in await self.homes()]
+
+    async def close(self) -> None:
+        """Close every pool (each saves what it learned), then the store and the source."""
+        if self.closed:
+            return
+        self.closed = True
+        failures: list[BaseException] = []
+        for pool in list(self.pools.values()):
+            try:
+                await pool.close()
+            except Exception as err:  # noqa: BLE001 - every pool must get its chance to save
+                log.error("could not save the prices of home %s: %s", pool.home_id, err)
+                failures.append(err)
+        try:
+            if self.store is not None:
+                await self.store.close()
+        finally:
+            await self.source.close()
+        if failures:
+            raise failures[0]
