@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--json PATH] [--only NAME ...] [--markdown]``."""
+"""``python -m bench [NAME ...] [--quick] [--json PATH] [--only NAME ...] [--markdown]``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ SECTIONS = {
     "economy": "bench.economy",
     "concurrency": "bench.concurrency",
     "startup": "bench.startup",
+    "serve": "bench.serve",
 }
 TITLES = {
     "lookup": "Cached lookup",
@@ -31,6 +32,7 @@ TITLES = {
     "economy": "API economy (simulator)",
     "concurrency": "Concurrency",
     "startup": "Command startup",
+    "serve": "Service (pricepool serve)",
 }
 
 
@@ -52,8 +54,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"run only these sections (repeat or comma-separate): {', '.join(SECTIONS)}",
     )
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
+    parser.add_argument(
+        "sections", nargs="*", metavar="NAME", help="sections to run, as --only (default: all)"
+    )
     args = parser.parse_args(argv)
-    chosen = [name.strip() for part in args.only for name in part.split(",") if name.strip()]
+    parts = [*args.only, *args.sections]
+    chosen = [name.strip() for part in parts for name in part.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in SECTIONS]
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from .errors import (
     AuthenticationError,
     RateLimitedError,
@@ -11,6 +13,9 @@ from .errors import (
 )
 
 __all__ = ["FIRST_STEP", "Backoff", "whole"]
+
+# Unique across instances: a pool that replaces one (a restore) never repeats a number.
+_REVISIONS = itertools.count(1)
 
 FIRST_STEP = 30.0
 """Seconds the source is left alone after the first failure of an outage."""
@@ -33,9 +38,10 @@ class Backoff:
     resets the steps.
     """
 
-    __slots__ = ("ceiling", "error", "first", "step", "until")
+    __slots__ = ("ceiling", "error", "first", "revision", "step", "until")
 
     def __init__(self, ceiling: float, first: float = FIRST_STEP) -> None:
+        self.revision = next(_REVISIONS)
         self.ceiling = ceiling
         self.first = min(first, ceiling)
         self.step = 0.0
@@ -52,6 +58,7 @@ class Backoff:
 
     def failed(self, error: SourceError, now: float) -> float:
         """Take ``error`` at ``now``; returns until when the source is left alone."""
+        self.revision = next(_REVISIONS)
         if isinstance(error, RateLimitedError) and error.retry_after:
             wait = error.retry_after
         elif now < self.until:
@@ -65,4 +72,5 @@ class Backoff:
 
     def succeeded(self) -> None:
         """The source answered: the next outage starts at the first step again."""
+        self.revision = next(_REVISIONS)
         self.step = 0.0

@@ -9,6 +9,7 @@ which spans to fetch; answers ask it why a span is missing.
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 
@@ -17,6 +18,9 @@ from .spans import Edge, missing, subtract, union
 
 __all__ = ["Coverage", "Hold", "subtract", "union"]
 
+# Unique across instances: a pool that replaces one (a restore) never repeats a number.
+_REVISIONS = itertools.count(1)
+
 Hold = tuple[int, int, int, SourceError | None]
 """``(start, end, until, error)``: not asked before ``until``; pending if ``error`` is None."""
 
@@ -24,9 +28,10 @@ Hold = tuple[int, int, int, SourceError | None]
 class Coverage:
     """Answered spans, and spans pending or failed until a time, of one home."""
 
-    __slots__ = ("_ends", "_holds", "_starts")
+    __slots__ = ("_ends", "_holds", "_starts", "revision")
 
     def __init__(self) -> None:
+        self.revision = next(_REVISIONS)
         self._starts: list[int] = []
         self._ends: list[int] = []
         # Small, sorted by start, disjoint.
@@ -60,6 +65,7 @@ class Coverage:
 
     def record(self, start: int, end: int) -> None:
         """Mark ``[start, end)`` answered; any pending or failed word on it ends. O(m) worst."""
+        self.revision = next(_REVISIONS)
         if end <= start:
             return
         self._drop(start, end)
@@ -75,6 +81,7 @@ class Coverage:
 
     def forget(self, start: int, end: int) -> None:
         """Mark ``[start, end)`` unanswered again (its intervals were evicted)."""
+        self.revision = next(_REVISIONS)
         if end <= start:
             return
         starts, ends = self._starts, self._ends
@@ -92,10 +99,12 @@ class Coverage:
 
     def defer(self, start: int, end: int, retry_at: int) -> None:
         """Mark ``[start, end)`` pending until ``retry_at``, replacing older word on it."""
+        self.revision = next(_REVISIONS)
         self._hold(start, end, retry_at, None)
 
     def fail(self, start: int, end: int, until: int, error: SourceError) -> None:
         """Mark ``[start, end)`` failed with ``error`` until ``until``, replacing older word."""
+        self.revision = next(_REVISIONS)
         self._hold(start, end, until, error)
 
     def waiting(self, start: int, end: int, now: int) -> list[Edge]:

@@ -441,6 +441,30 @@ class IntervalPool:
             ahead=ahead,
         )
 
+    @property
+    def revision(self) -> tuple[int, int, int, bool]:
+        """Differs whenever what the pool answers may have changed, time aside: new or
+        evicted intervals, coverage, pending and failed spans, the back-off, the home."""
+        return (
+            self._timeline.revision,
+            self._coverage.revision,
+            self._backoff.revision,
+            self._home is not None,
+        )
+
+    def steady_until(self, now: datetime) -> float:
+        """Until when (POSIX seconds) answers stay as they are at ``now`` if nothing is
+        fetched: the next end of a pending or failed span, of the back-off, or of the
+        current publication horizon; ``now`` itself when the home is not known."""
+        if self._home is None:
+            return now.timestamp()
+        stamp = now.timestamp()
+        ends = [self._publication.window(stamp, self._home.tz)[2]]
+        ends.extend(h[2] for h in self._coverage.holds(-(2**62), 2**62, stamp))
+        if self._backoff.until > stamp:
+            ends.append(self._backoff.until)
+        return min(ends)
+
     def published_until(self) -> datetime | None:
         """End of the last day whose prices can be out by now (home-local), if the home is known.
 

@@ -28,6 +28,9 @@ from .spans import Edge, subtract
 
 __all__ = ["Merge", "Timeline", "ordered"]
 
+# Unique across instances: a pool that replaces one (a restore) never repeats a number.
+_REVISIONS = itertools.count(1)
+
 _SECOND = timedelta(seconds=1)
 
 
@@ -49,9 +52,10 @@ def key(interval: PriceInterval) -> int:
 class Timeline:
     """Intervals of one home sorted by start, grouped by the fetch that brought them."""
 
-    __slots__ = ("_counts", "_groups", "_keys", "_next", "_owners", "_values")
+    __slots__ = ("_counts", "_groups", "_keys", "_next", "_owners", "_values", "revision")
 
     def __init__(self) -> None:
+        self.revision = next(_REVISIONS)
         self._keys = array("q")
         self._values: list[PriceInterval] = []
         self._owners = array("q")
@@ -100,6 +104,7 @@ class Timeline:
         that was already held with other values counts as revised. An answer without
         intervals empties the span and makes no group.
         """
+        self.revision = next(_REVISIONS)
         keys = self._keys
         lo = bisect_left(keys, start)
         hi = bisect_left(keys, end)
@@ -143,6 +148,7 @@ class Timeline:
         Returns how many were dropped and the spans that lose their coverage: the
         group's span less the intervals other groups still hold inside it.
         """
+        self.revision = next(_REVISIONS)
         info = self._groups.pop(group)
         self._counts.pop(group)
         start, end = info.span.seconds
@@ -164,6 +170,7 @@ class Timeline:
         self, groups: Sequence[Group], intervals: Sequence[PriceInterval], owners: Sequence[int]
     ) -> None:
         """Replace everything with stored state (intervals sorted, owners parallel)."""
+        self.revision = next(_REVISIONS)
         if len(owners) != len(intervals):
             raise ValueError(f"{len(intervals)} intervals but {len(owners)} owners")
         live = {g.id: g for g in groups}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from pricepool.clock import ManualClock
-from pricepool.pool import IntervalPool
+from pricepool.service import Hub
 from pricepool.service._gql import MAX_DEPTH, PATH, WEBSOCKET_URL, add_routes
 from pricepool.simulator import DEFAULT_HOMES, Simulator
 from pricepool.sources.tibber import TibberSource
@@ -28,26 +28,9 @@ OSLO = DEFAULT_HOMES[0].id
 
 
 @dataclass
-class _Hub:
-    """The part of the service's hub the GraphQL routes use: one source, pools per home."""
-
-    source: TibberSource
-    clock: ManualClock
-    pools: dict[str, IntervalPool] = field(default_factory=dict)
-
-    async def pool(self, ref: str) -> IntervalPool:
-        found = self.pools.get(ref)
-        if found is None:
-            # Kept before any await: clients arriving together share one pool.
-            found = self.pools[ref] = IntervalPool(ref, self.source, clock=self.clock)
-        await found.open()
-        return found
-
-
-@dataclass
 class _Rig:
     sim: Simulator
-    hub: _Hub
+    hub: Hub
     url: str
     http: aiohttp.ClientSession
 
@@ -84,7 +67,7 @@ async def _rig() -> AsyncIterator[_Rig]:
         ) as source,
         aiohttp.ClientSession() as http,
     ):
-        hub = _Hub(source, clock)
+        hub = Hub(source, clock=clock)
         app = web.Application()
         add_routes(app, hub)
         runner = web.AppRunner(app, access_log=None)

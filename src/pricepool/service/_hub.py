@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..clock import Clock, system_clock
@@ -158,6 +159,14 @@ class Hub:
             return pool
         finally:
             self._opening.pop(home_id, None)
+
+    def revision(self) -> tuple[object, ...]:
+        """Differs whenever any pool's answers may have changed (time aside)."""
+        return tuple((home_id, pool.revision) for home_id, pool in self.pools.items())
+
+    def steady_until(self, now: datetime) -> float:
+        """The soonest instant any pool's answers change by time alone (POSIX seconds)."""
+        return min((pool.steady_until(now) for pool in self.pools.values()), default=math.inf)
 
     async def open_all(self) -> list[IntervalPool]:
         """A pool for every home of the account (for the publication watch and metrics)."""

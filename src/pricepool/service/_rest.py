@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -52,6 +54,7 @@ ENDPOINT: Final = web.AppKey("endpoint", str)
 
 # Published day-ahead prices never change: a day's answer may be kept this long.
 _FOREVER = 86_400 * 30
+_QUARTER = 900
 _JSON = "application/json"
 
 
@@ -89,17 +92,75 @@ def problem(
     )
 
 
-def _answer(request: web.Request, text: str, *, max_age: int | None) -> web.Response:
-    """``text`` as JSON with a strong ETag; 304 when the client holds it already."""
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """An answer's body and headers, kept while the pool and the clock leave it as it is."""
+
+    body: bytes
+    tag: str
+    cache: str
+    revision: tuple[int, int, int, bool] | None = None
+    until: float = 0.0
+
+
+def _rendered(text: str, max_age: int | None) -> Rendered:
     body = text if text.endswith("\n") else text + "\n"
     raw = body.encode()
     tag = '"' + hashlib.sha256(raw).hexdigest()[:32] + '"'
-    cache = f"public, max-age={max_age}" if max_age else "no-cache"
-    headers = {"ETag": tag, "Cache-Control": cache}
-    held = request.headers.get("If-None-Match", "")
-    if tag in {t.strip() for t in held.split(",")} or held.strip() == "*":
+    return Rendered(raw, tag, f"public, max-age={max_age}" if max_age else "no-cache")
+
+
+def _send(request: web.Request, kept: Rendered) -> web.Response:
+    """``kept`` with its strong ETag; 304 when the client holds it already."""
+    headers = {"ETag": kept.tag, "Cache-Control": kept.cache}
+    held = request.headers.get("If-None-Match")
+    if held is not None and (
+        kept.tag in {t.strip() for t in held.split(",")} or held.strip() == "*"
+    ):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=raw, content_type=_JSON, charset="utf-8", headers=headers)
+    return web.Response(body=kept.body, content_type=_JSON, charset="utf-8", headers=headers)
+
+
+def _answer(request: web.Request, text: str, *, max_age: int | None) -> web.Response:
+    """``text`` as JSON with a strong ETag; 304 when the client holds it already."""
+    return _send(request, _rendered(text, max_age))
+
+
+class Rendering:
+    """Answers already rendered, by request URL, each valid while its pool's revision holds
+    and until the next quarter-hour (``today``, ``now`` and the interval in force move
+    only there) or the pool's next steady change, whichever comes first.
+
+    Rendering a day as indented JSON costs milliseconds; Home Assistant and evcc ask the
+    same URL every 30 s, so most answers are a dictionary lookup.
+    """
+
+    def __init__(self, size: int = 2048) -> None:
+        self._kept: OrderedDict[str, Rendered] = OrderedDict()
+        self._size = size
+
+    def get(self, url: str, pool: IntervalPool, now: datetime) -> Rendered | None:
+        kept = self._kept.get(url)
+        if kept is None:
+            return None
+        if kept.revision != pool.revision or now.timestamp() >= kept.until:
+            del self._kept[url]
+            return None
+        self._kept.move_to_end(url)
+        return kept
+
+    def put(self, url: str, pool: IntervalPool, now: datetime, done: Rendered) -> Rendered:
+        stamp = now.timestamp()
+        quarter = (math.floor(stamp / _QUARTER) + 1) * _QUARTER
+        until = min(quarter, pool.steady_until(now))
+        if until <= stamp:
+            return done
+        kept = Rendered(done.body, done.tag, done.cache, pool.revision, until)
+        self._kept[url] = kept
+        self._kept.move_to_end(url)
+        while len(self._kept) > self._size:
+            self._kept.popitem(last=False)
+        return kept
 
 
 def _param(request: web.Request, name: str) -> str | None:
@@ -159,6 +220,7 @@ class Routes:
     def __init__(self, hub: Hub, endpoint: str) -> None:
         self.hub = hub
         self.endpoint = endpoint
+        self.rendering = Rendering()
 
     def now(self) -> datetime:
         return self.hub.clock()
@@ -187,6 +249,27 @@ class Routes:
             raise _failure(answer, error, self.now())
         return answer, error
 
+    def kept(self, request: web.Request, pool: IntervalPool) -> web.Response | None:
+        """The answer rendered before for this URL, when still true."""
+        kept = self.rendering.get(str(request.rel_url), pool, self.now())
+        return _send(request, kept) if kept is not None else None
+
+    def done(
+        self,
+        request: web.Request,
+        pool: IntervalPool,
+        text: str,
+        *,
+        max_age: int | None = None,
+        keep: bool = True,
+    ) -> web.Response:
+        """``text`` sent, and kept for the next asker unless it names a failure (whose
+        words change with time)."""
+        rendered = _rendered(text, max_age)
+        if keep:
+            rendered = self.rendering.put(str(request.rel_url), pool, self.now(), rendered)
+        return _send(request, rendered)
+
     # -- routes -----------------------------------------------------------------------------
 
     async def homes(self, request: web.Request) -> web.Response:
@@ -199,6 +282,9 @@ class Routes:
 
     async def prices(self, request: web.Request) -> web.Response:
         pool, info = await self.pool(request)
+        hit = self.kept(request, pool)
+        if hit is not None:
+            return hit
         tz, now = info.tz, self.now()
         start = _param(request, "from") or "today"
         end = _param(request, "to")
@@ -231,10 +317,14 @@ class Routes:
             info, lo, hi, rows, note, later.as_dict() if later else None, lacking, hourly=hourly
         )
         settled = error is None and later is None and not lacking
-        return _answer(request, text, max_age=_FOREVER if settled and not in_force else None)
+        age = _FOREVER if settled and not in_force else None
+        return self.done(request, pool, text, max_age=age, keep=error is None)
 
     async def cheapest(self, request: web.Request) -> web.Response:
         pool, info = await self.pool(request)
+        hit = self.kept(request, pool)
+        if hit is not None:
+            return hit
         tz, now = info.tz, self.now()
         text = _param(request, "duration") or "3h"
         try:
@@ -284,18 +374,18 @@ class Routes:
             if not picked:
                 why = _why_not("intervals to choose from", later, error, lacking)
                 body = {**base, "slots": [], "average": None, "error": why}
-                return _answer(request, dumps(body), max_age=None)
+                return self.done(request, pool, dumps(body), keep=error is None)
             from .._cli.numbers import average, rounded
 
             rows = [interval_dict(i, tz) for i in picked]
             body = {**base, "slots": rows, "average": rounded(average(picked))}
-            return _answer(request, dumps(body), max_age=None)
+            return self.done(request, pool, dumps(body), keep=error is None)
         minutes = length // timedelta(minutes=1)
         window = cheapest_window(items, length, lo=lo, hi=hi)
         if window is None:
             why = _why_not(f"{text} window", later, error, lacking)
             body = {**base, "duration_minutes": minutes, "window": None, "error": why}
-            return _answer(request, dumps(body), max_age=None)
+            return self.done(request, pool, dumps(body), keep=error is None)
         from .._cli.numbers import over
 
         start, end = window.start.astimezone(tz), window.end.astimezone(tz)
@@ -303,7 +393,7 @@ class Routes:
         assert mean is not None
         found = window_dict(start, end, mean)
         body = {**base, "duration_minutes": minutes, "window": found}
-        return _answer(request, dumps(body), max_age=None)
+        return self.done(request, pool, dumps(body), keep=error is None)
 
     async def coverage(self, request: web.Request) -> web.Response:
         pool, info = await self.pool(request)
@@ -324,6 +414,9 @@ class Routes:
     async def rates(self, request: web.Request) -> web.Response:
         """evcc's tariff shape: ``{"rates": [{"start", "end", "value"}]}`` (value: total)."""
         pool, info = await self.pool(request)
+        hit = self.kept(request, pool)
+        if hit is not None:
+            return hit
         tz, now = info.tz, self.now()
         start, end = _param(request, "from"), _param(request, "to")
         lo = _when("from", start, now=now, tz=tz) if start else now
@@ -338,12 +431,15 @@ class Routes:
             for i in answer.intervals
             if i.end > lo
         ]
-        return _answer(request, dumps({"rates": rates}), max_age=None)
+        return self.done(request, pool, dumps({"rates": rates}), keep=error is None)
 
     async def current(self, request: web.Request) -> web.Response:
         """Home Assistant's ``rest`` sensor shape: a scalar ``price`` (the state) and the
         days as arrays (attributes)."""
         pool, info = await self.pool(request)
+        hit = self.kept(request, pool)
+        if hit is not None:
+            return hit
         tz, now = info.tz, self.now()
         today = now.astimezone(tz).date()
         lo, mid = midnight(today, tz), midnight(today + timedelta(days=1), tz)
@@ -369,9 +465,8 @@ class Routes:
             "today": day(lambda i: i.start < mid),
             "tomorrow": day(lambda i: i.start >= mid),
         }
-        # Fresh until the interval in force ends (Home Assistant polls every 30 s).
-        age = _seconds_until(here.end, now) if here else None
-        return _answer(request, dumps(body), max_age=None if age is None else min(age, 900))
+        # Revalidated by ETag: a kept max-age would outlive the interval in force.
+        return self.done(request, pool, dumps(body), keep=error is None)
 
 
 def _why_not(
