@@ -23,7 +23,6 @@ from pricepool import (
 )
 from pricepool._cli.cheapest import average, cheapest_slots, cheapest_window, runs
 from pricepool._cli.config import ConfigError, load_config, open_store, resolve_token
-from pricepool._cli.numbers import rounded
 from pricepool._cli.output import days_text, hours, range_text
 from pricepool._cli.session import UsageProblem, describe, match_home
 from pricepool._cli.when import (
@@ -35,6 +34,7 @@ from pricepool._cli.when import (
 )
 from pricepool.errors import InvalidResponseError, Reason, SourceError
 from pricepool.model import Span
+from pricepool.numbers import rounded
 from pricepool.simulator import DEFAULT_HOMES, Simulator
 from pricepool.sources.tibber import TibberSource
 
@@ -329,7 +329,7 @@ def test_days_and_averages_are_rounded_for_people() -> None:
 
 
 def test_averages_are_exact_and_rounded_half_up() -> None:
-    from pricepool._cli.numbers import average, money, over
+    from pricepool.numbers import average, money, over
 
     # Float means of these pairs land either side of the half (0.24855 reads 0.2485 as a
     # float, 1.24695 reads 1.2470); the exact mean is a half both times, rounded up.

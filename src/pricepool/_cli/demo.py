@@ -21,10 +21,10 @@ from pricepool import (
     TibberSource,
     system_clock,
 )
+from pricepool.numbers import money, over
 from pricepool.simulator import DEFAULT_HOMES, Simulator
 
 from .cheapest import cheapest_window
-from .numbers import money, over
 from .output import REPEATED_HOUR, WINDOW_MARK, chart, days_table, homes_table, hours
 from .when import midnight
 

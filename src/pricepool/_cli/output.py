@@ -17,8 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from pricepool.model import HomeInfo, PriceInterval, PriceLevel, Span
+from pricepool.numbers import average, money, weighted
 
-from .numbers import average, money, weighted
 from .schemas import iso  # publication.py reads it from here
 
 if TYPE_CHECKING:

@@ -45,14 +45,24 @@ import io
 import itertools
 import json
 import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from .numbers import rounded
+from pricepool.documents import (
+    VERSION,
+    cheapest_base,
+    currency_of,
+    dumps,
+    home_dict,
+    interval_dict,
+    iso,
+    prices_json,
+    span_dict,
+    window_dict,
+)
 
 if TYPE_CHECKING:
     from pricepool import HomeInfo, Pending, PriceInterval, Snapshot, Span
@@ -60,6 +70,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CSV_HEADER",
     "EXPORT_CSV_HEADER",
+    "VERSION",
+    "cheapest_base",
     "csv_rows",
     "currency_of",
     "dumps",
@@ -73,80 +85,11 @@ __all__ = [
     "read_export",
     "span_dict",
     "stats_dict",
+    "window_dict",
 ]
 
-VERSION = 1
 CSV_HEADER = ("start", "end", "total", "energy", "tax", "level", "currency")
 EXPORT_CSV_HEADER = ("home", *CSV_HEADER)
-
-
-def dumps(value: object) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
-
-
-def iso(instant: datetime) -> str:
-    return instant.isoformat(timespec="seconds")
-
-
-def _number(value: float) -> float | None:
-    return None if math.isnan(value) else value
-
-
-def home_dict(home: HomeInfo) -> dict[str, Any]:
-    return {
-        "id": home.id,
-        "nickname": home.nickname,
-        "time_zone": home.time_zone,
-        "currency": home.currency,
-    }
-
-
-def interval_dict(item: PriceInterval, tz: ZoneInfo) -> dict[str, Any]:
-    return {
-        "start": iso(item.start.astimezone(tz)),
-        "end": iso(item.end.astimezone(tz)),
-        "total": item.total,
-        "energy": _number(item.energy),
-        "tax": _number(item.tax),
-        "level": item.level.value if item.level else None,
-    }
-
-
-def span_dict(span: Span, tz: ZoneInfo) -> dict[str, str]:
-    """``{"from", "to"}`` with the home's offset, as in the ``missing`` lists."""
-    return {"from": iso(span.start.astimezone(tz)), "to": iso(span.end.astimezone(tz))}
-
-
-def currency_of(home: HomeInfo, items: Sequence[PriceInterval]) -> str:
-    named = Counter(i.currency for i in items if i.currency)
-    return named.most_common(1)[0][0] if named else (home.currency or "")
-
-
-def prices_json(
-    home: HomeInfo,
-    start: datetime,
-    end: datetime,
-    items: Sequence[PriceInterval],
-    problem: str | None,
-    unpublished: dict[str, Any] | None = None,
-    missing: Sequence[Span] = (),
-    hourly: bool = False,
-) -> str:
-    tz = home.tz
-    document: dict[str, Any] = {
-        "version": VERSION,
-        "home": home_dict(home),
-        "from": iso(start.astimezone(tz)),
-        "to": iso(end.astimezone(tz)),
-        "currency": currency_of(home, items),
-        "source_error": problem,
-        "missing": [span_dict(s, tz) for s in missing],
-        "unpublished": unpublished,
-        "intervals": [interval_dict(i, tz) for i in items],
-    }
-    if hourly:
-        document["hourly"] = True
-    return dumps(document)
 
 
 def csv_rows(items: Iterable[PriceInterval], tz: ZoneInfo, currency: str) -> list[list[str]]:
@@ -170,33 +113,6 @@ def prices_csv(items: Sequence[PriceInterval], tz: ZoneInfo, currency: str) -> s
     writer.writerow(CSV_HEADER)
     writer.writerows(csv_rows(items, tz, currency))
     return out.getvalue()
-
-
-def cheapest_base(
-    home: HomeInfo,
-    currency: str,
-    lo: datetime,
-    hi: datetime,
-    source_error: str | None,
-    missing: Sequence[Span],
-    unpublished: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """What every ``cheapest`` JSON answer holds, chosen or not."""
-    tz = home.tz
-    return {
-        "version": VERSION,
-        "home": home_dict(home),
-        "currency": currency,
-        "from": iso(lo),
-        "to": iso(hi),
-        "source_error": source_error,
-        "missing": [span_dict(s, tz) for s in missing],
-        "unpublished": unpublished,
-    }
-
-
-def window_dict(start: datetime, end: datetime, average: float) -> dict[str, Any]:
-    return {"start": iso(start), "end": iso(end), "average": rounded(average)}
 
 
 # -- the store -----------------------------------------------------------------------------

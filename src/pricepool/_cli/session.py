@@ -18,7 +18,6 @@ from pricepool import (
     HomeInfo,
     IntervalPool,
     InvalidResponseError,
-    PriceInterval,
     RateLimitedError,
     SourceError,
     SourceUnavailableError,
@@ -45,6 +44,7 @@ from .when import midnight
 
 if TYPE_CHECKING:
     from pricepool import TibberSource
+    from pricepool.answer import Answer
     from pricepool.sources.tibber import RequestLimiter
 
 __all__ = ["MissingTokenError", "NotKnown", "Options", "Session", "UsageProblem"]
@@ -344,11 +344,11 @@ class Session:
 
     async def intervals(
         self, pool: IntervalPool, start: datetime, end: datetime
-    ) -> tuple[list[PriceInterval], SourceError | None]:
-        """What the pool has for ``[start, end)`` after asking for what it lacks.
+    ) -> tuple[Answer, SourceError | None]:
+        """The pool's answer for ``[start, end)`` after asking for what it lacks.
 
-        Returns the intervals and the source's failure when it could not fill everything;
-        a refused token or an unknown home is raised instead.
+        Returns it and the source's failure when it could not fill everything; a refused
+        token or an unknown home is raised instead.
         """
         before = len(self.source.errors)
         chunks = self._chunks(pool, await self.home_of(pool), start, end)
@@ -372,12 +372,12 @@ class Session:
                     break
         # Oldest month first: when the source fails midway (a rate limit), what is missing
         # is the newer end, named by the caller, and no further month is tried.
-        found = await pool.get_intervals(start, end, allow_partial=True)
+        answer = await pool.query(start, end)
         failures = self.source.errors[before:]
         for err in failures:
             if isinstance(err, AuthenticationError | UnknownHomeError):
                 raise err
-        return found, (failures[0] if failures else None)
+        return answer, (failures[0] if failures else None)
 
     def _chunks(
         self, pool: IntervalPool, home: HomeInfo, start: datetime, end: datetime

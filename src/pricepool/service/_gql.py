@@ -642,7 +642,7 @@ def _errors(message: str, code: str) -> dict[str, Any]:
 
 def add_routes(app: web.Application, hub: Hub) -> None:
     """Serve Tibber's GraphQL API at ``PATH`` from ``hub``'s pools and source."""
-    meta = Meta(hub.source.details, clock=hub.clock)
+    meta = Meta(hub.source.details, clock=hub.clock, path=getattr(hub, "meta_path", None))
     app[_META_KEY] = meta
     app[_HUB_KEY] = hub
 

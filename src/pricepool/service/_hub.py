@@ -7,10 +7,11 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..clock import Clock, system_clock
-from ..errors import RateLimitedError, SourceUnavailableError, UnknownHomeError
+from ..errors import RateLimitedError, SourceError, SourceUnavailableError, UnknownHomeError
 from ..model import HomeInfo
 from ..pool import IntervalPool
 from ..publication import Publication
@@ -59,9 +60,12 @@ class Hub:
         recheck: timedelta = timedelta(minutes=15),
         save_delay: float = 3.0,
         refresh: timedelta = timedelta(hours=6),
+        meta_path: Path | None = None,
     ) -> None:
         self.source = source
         self.store = store
+        self.meta_path = meta_path
+        """Where the account's metadata (GraphQL) is kept between runs; None: memory only."""
         self.clock: Clock = clock or system_clock
         self.sleep = sleep
         self.publication = publication or Publication()
@@ -73,6 +77,7 @@ class Hub:
         self._listed_at: float | None = None
         self._listing: asyncio.Lock = asyncio.Lock()
         self._opening: dict[str, asyncio.Task[IntervalPool]] = {}
+        self._refs: dict[str, str] = {}
         self.closed = False
 
     def __repr__(self) -> str:
@@ -86,7 +91,10 @@ class Hub:
     async def ready(self) -> tuple[bool, str]:
         """Whether the service can answer: store usable and home list known; and why not."""
         if self._homes is None:
-            return False, "the home list is not known yet"
+            try:
+                await self.homes()
+            except SourceError as err:
+                return False, f"the home list is not known yet: {err}"
         check = getattr(self.store, "check", None)
         if check is not None and not await check():
             return False, "the store's database is unreachable"
@@ -130,10 +138,12 @@ class Hub:
 
         UnknownHomeError when the account has no such home.
         """
-        found = self.pools.get(ref)
+        found = self.pools.get(self._refs.get(ref, ref))
         if found is not None:
             return found
         home = match(ref, await self.homes())
+        # A nickname asked every 30 s (Home Assistant) is matched once.
+        self._refs[ref] = home.id
         found = self.pools.get(home.id)
         if found is not None:
             return found

@@ -18,9 +18,13 @@ from typing import Any, Final
 from aiohttp import web
 
 from .._cli.output import hourly_intervals
-from .._cli.publication import Unpublished, missing, unpublished
-from .._cli.schemas import (
+from .._cli.session import describe
+from .._cli.when import an_hour_before, midnight, parse_duration, parse_when, parse_within
+from ..answer import Answer, Cause
+from ..cheapest import cheapest_slots, cheapest_window
+from ..documents import (
     VERSION,
+    Unpublished,
     cheapest_base,
     currency_of,
     dumps,
@@ -28,13 +32,10 @@ from .._cli.schemas import (
     interval_dict,
     iso,
     prices_json,
+    shortfall,
     span_dict,
     window_dict,
 )
-from .._cli.session import describe
-from .._cli.when import an_hour_before, midnight, parse_duration, parse_when, parse_within
-from ..answer import Answer, Cause
-from ..cheapest import cheapest_slots, cheapest_window
 from ..errors import (
     AuthenticationError,
     InvalidRangeError,
@@ -309,8 +310,7 @@ class Routes:
         info = pool.home or info
         if error is not None and not items:
             raise _failure(answer, error, now)
-        lacking = missing(pool, lo, hi)
-        later = unpublished(pool, lo, hi, now)
+        lacking, later = shortfall(answer, lo, hi, now, pool.publication)
         note = describe(error, self.endpoint) if error is not None else None
         rows = hourly_intervals(items, tz) if hourly else items
         text = prices_json(
@@ -357,8 +357,7 @@ class Routes:
         info = pool.home or info
         if error is not None and not items:
             raise _failure(answer, error, now)
-        lacking = missing(pool, lo, hi)
-        later = unpublished(pool, lo, hi, now)
+        lacking, later = shortfall(answer, lo, hi, now, pool.publication)
         currency = currency_of(info, items)
         base = cheapest_base(
             info,
@@ -375,7 +374,7 @@ class Routes:
                 why = _why_not("intervals to choose from", later, error, lacking)
                 body = {**base, "slots": [], "average": None, "error": why}
                 return self.done(request, pool, dumps(body), keep=error is None)
-            from .._cli.numbers import average, rounded
+            from ..numbers import average, rounded
 
             rows = [interval_dict(i, tz) for i in picked]
             body = {**base, "slots": rows, "average": rounded(average(picked))}
@@ -386,7 +385,7 @@ class Routes:
             why = _why_not(f"{text} window", later, error, lacking)
             body = {**base, "duration_minutes": minutes, "window": None, "error": why}
             return self.done(request, pool, dumps(body), keep=error is None)
-        from .._cli.numbers import over
+        from ..numbers import over
 
         start, end = window.start.astimezone(tz), window.end.astimezone(tz)
         mean = over(items, start, end)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._app import make_app, serve
@@ -33,7 +34,8 @@ async def run_service(
         raise MissingTokenError()
     endpoint = opts.endpoint or config.endpoint or default_endpoint()
     chosen = opts.store or os.environ.get("PRICEPOOL_STORE") or config.store
-    store = open_store(chosen or str(default_store()))
+    text = chosen or str(default_store())
+    store = open_store(text)
     fixed = opts.now
     clock = (lambda: fixed) if fixed is not None else system_clock
     source = TibberSource(
@@ -44,7 +46,7 @@ async def run_service(
         retry_budget=10.0 if opts.retry_budget is None else opts.retry_budget,
         limiter=limiter_for(store, token),
     )
-    hub = Hub(source, store=store, clock=clock)
+    hub = Hub(source, store=store, clock=clock, meta_path=_meta_path(text))
     _log_to_stderr(opts.verbose, opts.quiet)
     app = make_app(hub, endpoint=endpoint, api_key=api_key)
 
@@ -53,6 +55,16 @@ async def run_service(
         print(f"pricepool serve: answering on {where}", flush=True)
 
     await serve(app, hub, host=host, port=port, started=started)
+
+
+def _meta_path(store: str) -> Path | None:
+    """Beside a file store; a database keeps none (each replica asks once per start)."""
+    from ..storage.postgres_dsn import is_postgres
+
+    if is_postgres(store):
+        return None
+    path = Path(store.rstrip("/")).expanduser()
+    return path.with_name(path.name + ".meta.json")
 
 
 def _log_to_stderr(verbose: bool, quiet: bool) -> None:

@@ -126,11 +126,19 @@ async def report(
 ) -> Report:
     from rich.text import Text
 
+    from pricepool.documents import (
+        cheapest_base,
+        currency_of,
+        dumps,
+        interval_dict,
+        shortfall,
+        window_dict,
+    )
+    from pricepool.numbers import average, money, over, rounded
+
     from ..cheapest import cheapest_slots, cheapest_window
-    from ..numbers import average, money, over, rounded
     from ..output import REPEATED_HOUR, level_text, local_label, range_text
-    from ..publication import gaps_text, missing, unpublished
-    from ..schemas import cheapest_base, currency_of, dumps, interval_dict, window_dict
+    from ..publication import gaps_text
     from ..session import NotKnown, UsageProblem, describe
     from ..when import an_hour_before, parse_within
 
@@ -142,14 +150,14 @@ async def report(
     except (ValueError, OverflowError) as err:
         raise UsageProblem(f"--within: {err}") from None
     # From an hour earlier: the interval under way at ``lo`` started before it.
-    items, problem = await session.intervals(pool, an_hour_before(lo), hi)
+    answer, problem = await session.intervals(pool, an_hour_before(lo), hi)
+    items = answer.intervals
     info = pool.home or info
-    lacking = missing(pool, lo, hi)
+    lacking, later = shortfall(answer, lo, hi, now, pool.publication)
     if problem is not None:
         if not items:
             raise problem
         session.degraded(problem, "cached prices", gaps_text(lacking, tz) if lacking else None)
-    later = unpublished(pool, lo, hi, now)
     known = sum(1 for i in items if i.end > lo and i.start < hi)
     currency = currency_of(info, items)
     base = cheapest_base(

@@ -158,7 +158,9 @@ def _default_end(lo: datetime, now: datetime, tz: ZoneInfo) -> datetime:
 
 
 async def report(session: Session, asked: Asked) -> Report:
-    from ..numbers import average, money
+    from pricepool.documents import currency_of, prices_json, shortfall
+    from pricepool.numbers import average, money
+
     from ..output import (
         REPEATED_HOUR,
         chart,
@@ -170,8 +172,8 @@ async def report(session: Session, asked: Asked) -> Report:
         prices_table,
         range_text,
     )
-    from ..publication import gaps_text, missing, unpublished
-    from ..schemas import currency_of, prices_csv, prices_json
+    from ..publication import gaps_text
+    from ..schemas import prices_csv
     from ..session import describe
     from ..when import an_hour_before
 
@@ -186,7 +188,8 @@ async def report(session: Session, asked: Asked) -> Report:
     _ordered(asked.start, asked.end, lo, hi)
     in_force = asked.start.strip().lower() == "now"
     # ``now`` means the interval in force: it started before now, up to an hour before.
-    items, problem = await session.intervals(pool, an_hour_before(lo) if in_force else lo, hi)
+    answer, problem = await session.intervals(pool, an_hour_before(lo) if in_force else lo, hi)
+    items = answer.intervals
     if in_force:
         # By instant: on the autumn night the two 02:00 hours compare equal by wall clock.
         at = lo.timestamp()
@@ -194,13 +197,12 @@ async def report(session: Session, asked: Asked) -> Report:
         lo = current.start.astimezone(tz) if current is not None else lo
         items = [i for i in items if i.end.timestamp() > lo.timestamp()]
     info = pool.home or info
-    lacking = missing(pool, lo, hi)
+    lacking, later = shortfall(answer, lo, hi, now, pool.publication)
     note = describe(problem, session.endpoint) if problem else None
     if problem is not None:
         if not items:
             raise problem
         session.degraded(problem, "cached prices", gaps_text(lacking, tz) if lacking else None)
-    later = unpublished(pool, lo, hi, now)
     if later is not None:
         shown = f"; showing up to {later.label(now)}" if items else ""
         session.note(later.message + shown)

@@ -1,4 +1,4 @@
-"""Averages and rounding, one way everywhere: tables, JSON, ``--slots`` and the chart titles.
+"""Averages and rounding, one way everywhere: tables, JSON documents, ``--slots`` and charts.
 
 An average is the time-weighted mean of the prices as the API gives them, computed exactly
 in decimal (an hour of four quarter-hours is their plain mean; an hour mixed with quarter-
