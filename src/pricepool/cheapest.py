@@ -150,7 +150,11 @@ def cheapest_slots(
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
     chosen = [
-        i for i in _items(prices) if (lo is None or i.end > lo) and (hi is None or i.start < hi)
+        i
+        for i in _items(prices)
+        # Instants: in one zone datetimes compare by wall time, ignoring a DST fold.
+        if (lo is None or i.end.timestamp() > lo.timestamp())
+        and (hi is None or i.start.timestamp() < hi.timestamp())
     ]
     picked = heapq.nsmallest(count, chosen, key=lambda i: (i.total, i.start.timestamp()))
     return sorted(picked, key=lambda i: i.start.timestamp())

@@ -429,7 +429,7 @@ async def _price_info(sub: dict[str, Any], info: Info, resolution: str = HOURLY)
     # Two days before today ride along for hourly levels; the pool holds them (recent window).
     early = local_midnight(today - timedelta(days=2), tz) if resolution == HOURLY else begin
     answer = await _query(pool, early, local_midnight(today + timedelta(days=2), tz), info)
-    before = [i for i in answer.intervals if i.start < begin]
+    before = [i for i in answer.intervals if i.start.timestamp() < begin.timestamp()]
     held = [i for i in answer.intervals if i.start >= begin]
     nodes = _nodes(held, resolution, home, before)
     mid = local_midnight(today + timedelta(days=1), tz)
@@ -571,7 +571,7 @@ class _Walk:
         answer = await _query(self.pool, early, late, self.info)
         begin = local_midnight(first_day, tz)
         held = [i for i in answer.intervals if i.start >= begin]
-        context = [i for i in answer.intervals if i.start < begin]
+        context = [i for i in answer.intervals if i.start.timestamp() < begin.timestamp()]
         nodes = _nodes(held, self.resolution, self.home, context)
         return [n for n in nodes if start <= _at(n) < end]
 

@@ -428,7 +428,7 @@ class Routes:
         rates = [
             {"start": _utc(i.start), "end": _utc(i.end), "value": i.total}
             for i in answer.intervals
-            if i.end > lo
+            if i.end.timestamp() > lo.timestamp()
         ]
         return self.done(request, pool, dumps({"rates": rates}), keep=error is None)
 
@@ -447,7 +447,7 @@ class Routes:
         items = answer.intervals
         if error is not None and not items:
             raise _failure(answer, error, now)
-        at = now.timestamp()
+        at, split = now.timestamp(), mid.timestamp()
         here = next((i for i in items if i.start.timestamp() <= at < i.end.timestamp()), None)
         currency = currency_of(pool.home or info, items)
 
@@ -461,8 +461,8 @@ class Routes:
             "end": iso(here.end.astimezone(tz)) if here else None,
             "currency": currency,
             "home": home_dict(pool.home or info),
-            "today": day(lambda i: i.start < mid),
-            "tomorrow": day(lambda i: i.start >= mid),
+            "today": day(lambda i: i.start.timestamp() < split),
+            "tomorrow": day(lambda i: i.start.timestamp() >= split),
         }
         # Revalidated by ETag: a kept max-age would outlive the interval in force.
         return self.done(request, pool, dumps(body), keep=error is None)

@@ -158,7 +158,8 @@ async def report(
         if not items:
             raise problem
         session.degraded(problem, "cached prices", gaps_text(lacking, tz) if lacking else None)
-    known = sum(1 for i in items if i.end > lo and i.start < hi)
+    a, b = lo.timestamp(), hi.timestamp()
+    known = sum(1 for i in items if i.end.timestamp() > a and i.start.timestamp() < b)
     currency = currency_of(info, items)
     base = cheapest_base(
         info,
