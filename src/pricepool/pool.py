@@ -67,6 +67,8 @@ class PoolStats:
     revisions: int
     """Re-fetched intervals whose values had changed."""
     saves: int
+    save_failures: int = 0
+    """Writes to the store that failed (the data stays in memory and is written later)."""
 
 
 class _Flight:
@@ -281,6 +283,7 @@ class IntervalPool:
             evictions=self._evictions,
             revisions=self._revisions,
             saves=self._saver.saves,
+            save_failures=self._saver.failures,
         )
 
     async def query(self, start: datetime, end: datetime) -> Answer:
@@ -440,6 +443,15 @@ class IntervalPool:
             failed,
             ahead=ahead,
         )
+
+    def peek(self, at: datetime) -> PriceInterval | None:
+        """The held interval in force at ``at``; asks nothing (for a metrics page)."""
+        stamp = at.timestamp()
+        # No interval is longer than an hour (DST days included: they have more of them).
+        for item in reversed(self._timeline.slice(math.floor(stamp) - 3600, math.floor(stamp) + 1)):
+            if item.start.timestamp() <= stamp < item.end.timestamp():
+                return item
+        return None
 
     @property
     def revision(self) -> tuple[int, int, int, bool]:

@@ -13,7 +13,7 @@ from typing import Final
 
 from aiohttp import web
 
-from . import _gql, _rest
+from . import _gql, _metrics, _rest
 from ._hub import Hub
 
 __all__ = ["MAX_BODY", "KeyRequired", "loopback", "make_app", "serve"]
@@ -100,7 +100,9 @@ async def _healthz(_request: web.Request) -> web.Response:
 
 def make_app(hub: Hub, *, endpoint: str, api_key: str | None = None) -> web.Application:
     """The service's application over ``hub``; ``api_key`` guards every route but /healthz."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[_logged, _guard, _rest.refusals])
+    app = web.Application(
+        client_max_size=MAX_BODY, middlewares=[_logged, _metrics.counted, _guard, _rest.refusals]
+    )
     if api_key:
         app[_KEY] = api_key
 
@@ -114,6 +116,7 @@ def make_app(hub: Hub, *, endpoint: str, api_key: str | None = None) -> web.Appl
     app.router.add_get("/readyz", readyz)
     _rest.add_routes(app, hub, endpoint)
     _gql.add_routes(app, hub)
+    _metrics.add_routes(app, hub)
     return app
 
 

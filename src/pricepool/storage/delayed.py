@@ -37,6 +37,7 @@ class DelayedSave:
         "dirty",
         "error",
         "failed",
+        "failures",
         "name",
         "saves",
         "write",
@@ -54,6 +55,8 @@ class DelayedSave:
         self.error: StorageError | None = None
         """Why the last write failed, while it stays unsaved."""
         self.saves = 0
+        self.failures = 0
+        """Writes that failed (each retry counts)."""
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -79,6 +82,7 @@ class DelayedSave:
             except StorageError as err:
                 self.dirty = True
                 self.error = err
+                self.failures += 1
                 if not self.failed:
                     # Once per outage, with the store's words (a read-only store names
                     # its path and the OS error); the pool keeps serving from memory.

@@ -7,7 +7,7 @@ import math
 import random
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,7 +55,8 @@ class SourceStatus:
 
     ``requests_left`` may go now under the limiter's ``limit`` per ``window`` seconds;
     ``banned_until`` is when the API's ban ends, ``down_until`` when an endpoint marked
-    down is asked again (None: not banned / not down); ``requests`` were sent so far.
+    down is asked again (None: not banned / not down); ``requests`` were sent so far,
+    ``outcomes`` counts them by what came of them; ``answered_at``: the last usable answer.
     """
 
     requests_left: int
@@ -64,6 +65,8 @@ class SourceStatus:
     banned_until: datetime | None
     down_until: datetime | None
     requests: int
+    outcomes: Mapping[str, int] = field(default_factory=dict)
+    answered_at: datetime | None = None
 
 
 @dataclass
@@ -206,6 +209,8 @@ class TibberSource:
             banned_until=http.banned_until,
             down_until=http.down_until,
             requests=http.requests,
+            outcomes=dict(http.outcomes),
+            answered_at=http.answered_at,
         )
 
     async def close(self) -> None:

@@ -26,6 +26,7 @@ import logging
 import random
 import re
 import socket
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -153,6 +154,10 @@ class Transport:
         self._sleep = sleep
         self._rng = rng
         self.requests = 0
+        self.outcomes: Counter[str] = Counter()
+        """Requests sent, by what came of them: ok, rate_limited, unavailable, refused, invalid."""
+        self.answered_at: datetime | None = None
+        """When a request last got a usable answer."""
         self._down_until = 0.0  # monotonic
         self._down: SourceUnavailableError | None = None
         self._banned_until = 0.0  # monotonic
@@ -223,7 +228,7 @@ class Transport:
                                 reason=Reason.TIMEOUT,
                             )
                         attempt += 1
-                        data = await self._once(document, variables, name, limit)
+                        data = await self._counted(document, variables, name, limit)
                         self._down_until, self._down = 0.0, None
                         return data
                 finally:
@@ -307,6 +312,28 @@ class Transport:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         return self._session
+
+    async def _counted(
+        self, document: str, variables: Mapping[str, Any], name: str, limit: float
+    ) -> dict[str, Any]:
+        """One request, its outcome counted (for metrics)."""
+        try:
+            data = await self._once(document, variables, name, limit)
+        except RateLimitedError:
+            self.outcomes["rate_limited"] += 1
+            raise
+        except SourceUnavailableError:
+            self.outcomes["unavailable"] += 1
+            raise
+        except AuthenticationError:
+            self.outcomes["refused"] += 1
+            raise
+        except SourceError:
+            self.outcomes["invalid"] += 1
+            raise
+        self.outcomes["ok"] += 1
+        self.answered_at = self._clock()
+        return data
 
     async def _once(
         self, document: str, variables: Mapping[str, Any], name: str, limit: float
