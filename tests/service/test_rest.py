@@ -53,3 +53,77 @@ async def test_prices_equal_the_cli_byte_for_byte(
             assert len(by_hour.json()["intervals"]) == 25
         if now is EARLY and end != "2025-11-25T09:00":
             assert document["unpublished"]["from"] == "2025-11-26T00:00:00+01:00"
+
+
+BAD = [
+    ("prices", {"from": "soon"}, "from"),
+    ("prices", {"to": "2025-13-01"}, "to"),
+    ("prices", {"resolution": "minute"}, "resolution"),
+    ("prices", {"from": "2025-11-26", "to": "2025-11-25T12:00"}, "to"),
+    ("cheapest", {"duration": "banana"}, "duration"),
+    ("cheapest", {"duration": "0h"}, "duration"),
+    ("cheapest", {"slots": "0"}, "slots"),
+    ("cheapest", {"slots": "four"}, "slots"),
+    ("cheapest", {"window": "whenever"}, "window"),
+    ("cheapest", {"window": "today", "from": "now"}, "window"),
+    ("cheapest", {"from": "soon"}, "from"),
+    ("cheapest", {"from": "now", "to": "soon"}, "to"),
+    ("rates", {"from": "soon"}, "from"),
+    ("rates", {"to": "soon"}, "to"),
+]
+
+
+@pytest.mark.parametrize(("route", "params", "name"), BAD)
+async def test_bad_parameters_are_400_naming_the_parameter(
+    route: str, params: dict[str, str], name: str
+) -> None:
+    async with service() as rig:
+        answer = await rig.get(f"/v1/homes/Fjellstua/{route}", **params)
+        assert answer.status == 400, answer.body
+        assert answer.headers["Content-Type"].startswith("application/json")
+        error = answer.json()["error"]
+        assert error["status"] == 400
+        assert error["parameter"] == name
+        assert error["message"].startswith(name)
+        assert rig.sim.requests <= 1  # at most the home list; never a price for nonsense
+
+
+@pytest.mark.parametrize("route", ["prices", "cheapest", "coverage", "rates", "current"])
+async def test_an_unknown_home_is_404(route: str) -> None:
+    async with service() as rig:
+        answer = await rig.get(f"/v1/homes/Vestlandet/{route}")
+        assert answer.status == 404
+        error = answer.json()["error"]
+        assert error["parameter"] == "home"
+        assert "Vestlandet" in error["message"]
+
+
+async def test_a_home_is_named_by_id_nickname_or_the_start_of_its_id() -> None:
+    async with service() as rig:
+        bodies = set()
+        for ref in (OSLO, "Fjellstua", "FJELLSTUA", OSLO[:8]):
+            answer = await rig.get(f"/v1/homes/{ref}/prices", **{"from": "2025-11-24"})
+            assert answer.status == 200
+            bodies.add(answer.body)
+        assert len(bodies) == 1
+        homes = (await rig.get("/v1/homes")).json()["homes"]
+        assert [h["nickname"] for h in homes] == ["Fjellstua", "Sjöboden", "Altbau"]
+        assert (await rig.get("/v1/homes/Sjöboden/current")).json()["currency"] == "SEK"
+
+
+async def test_cheapest_from_alone_runs_to_the_end_of_tomorrow() -> None:
+    async with service() as rig:
+        answer = await rig.get("/v1/homes/Fjellstua/cheapest", duration="2h", **{"from": "18:00"})
+        assert answer.status == 400  # a bare clock time is not a time the CLI accepts
+        answer = await rig.get(
+            "/v1/homes/Fjellstua/cheapest", duration="2h", **{"from": "2025-11-25T18:00"}
+        )
+        assert answer.status == 200, answer.body
+        found = answer.json()
+        assert found["from"] == "2025-11-25T18:00:00+01:00"
+        assert found["to"] == "2025-11-27T00:00:00+01:00"
+        assert found["window"]["start"] >= "2025-11-25T18:00:00+01:00"
+        until = await rig.get("/v1/homes/Fjellstua/cheapest", slots="3", to="2025-11-25")
+        assert until.status == 200, until.body
+        assert until.json()["to"] == "2025-11-26T00:00:00+01:00"
+        assert len(until.json()["slots"]) == 3

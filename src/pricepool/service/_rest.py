@@ -251,17 +251,22 @@ class Routes:
             if slots < 1:
                 raise Refused(400, "slots: give a whole number of at least 1", parameter="slots")
         window_text = _param(request, "window")
-        if window_text is not None and (_param(request, "from") or _param(request, "to")):
+        start, end = _param(request, "from"), _param(request, "to")
+        if window_text is not None and (start or end):
             raise Refused(400, "window: give window or from/to, not both", parameter="window")
-        if window_text is None and (_param(request, "from") or _param(request, "to")):
-            window_text = f"{_param(request, 'from') or 'now'}..{_param(request, 'to') or ''}"
-            name = "from"
+        if start or end:
+            # Each parsed on its own, so an error names the one that is wrong; a missing
+            # end is the end of tomorrow, a missing start now (as ``upcoming``).
+            lo = _when("from", start, now=now, tz=tz) if start else now.astimezone(tz)
+            hi = _when("to", end, now=now, tz=tz, end=True) if end else _default_end(lo, now, tz)
+            if hi <= lo:
+                message = f"to ({iso(hi)}) must be after from ({iso(lo)})"
+                raise Refused(400, message, parameter="to")
         else:
-            name = "window"
-        try:
-            lo, hi = parse_within(window_text or "upcoming", now=now, tz=tz)
-        except (ValueError, OverflowError) as err:
-            raise Refused(400, f"{name}: {err}", parameter=name) from None
+            try:
+                lo, hi = parse_within(window_text or "upcoming", now=now, tz=tz)
+            except (ValueError, OverflowError) as err:
+                raise Refused(400, f"window: {err}", parameter="window") from None
         answer, error = await self.query(pool, an_hour_before(lo), hi)
         items = answer.intervals
         info = pool.home or info
