@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from pricepool import SqliteStore
 from pricepool.clock import ManualClock
@@ -32,7 +33,7 @@ OSLO = OSLO_HOME.id
 @dataclass
 class Answer:
     status: int
-    headers: dict[str, str]
+    headers: CIMultiDict[str]
     body: bytes
 
     def json(self) -> Any:
@@ -60,9 +61,9 @@ class Rig:
 
     async def _kept(self, response: aiohttp.ClientResponse) -> Answer:
         body = await response.read()
-        headers = dict(response.headers)
+        headers = CIMultiDict(response.headers)
         self.seen.append(f"{response.status} {response.reason}".encode())
-        self.seen.append(repr(headers).encode())
+        self.seen.append(repr(list(headers.items())).encode())
         self.seen.append(body)
         return Answer(response.status, headers, body)
 

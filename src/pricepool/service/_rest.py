@@ -97,7 +97,9 @@ def _answer(request: web.Request, text: str, *, max_age: int | None) -> web.Resp
     cache = f"public, max-age={max_age}" if max_age else "no-cache"
     headers = {"ETag": tag, "Cache-Control": cache}
     held = request.headers.get("If-None-Match", "")
-    if tag in {t.strip() for t in held.split(",")} or held.strip() == "*":
+    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+    given = {t.strip().removeprefix("W/") for t in held.split(",")}
+    if tag in given or held.strip() == "*":
         return web.Response(status=304, headers=headers)
     return web.Response(body=raw, content_type=_JSON, charset="utf-8", headers=headers)
 
