@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .rig import NOW, OSLO, TOKEN, cli, service
+from .rig import NOW, OSLO, TOKEN, Answer, cli, service
 
 DST = datetime(2025, 10, 26, 11, 0, tzinfo=UTC)  # 12:00 on Oslo's 25-hour day
 EARLY = NOW - timedelta(hours=3)  # 11:00 in Oslo: tomorrow is not out yet
@@ -127,3 +127,72 @@ async def test_cheapest_from_alone_runs_to_the_end_of_tomorrow() -> None:
         assert until.status == 200, until.body
         assert until.json()["to"] == "2025-11-26T00:00:00+01:00"
         assert len(until.json()["slots"]) == 3
+
+
+def _max_age(answer: Answer) -> int:
+    for part in answer.headers["Cache-Control"].split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "max-age":
+            return int(value)
+    return 0
+
+
+async def test_settled_past_days_carry_a_strong_etag_and_a_long_life() -> None:
+    async with service() as rig:
+        path = "/v1/homes/Fjellstua/prices"
+        past = {"from": "2025-11-20", "to": "2025-11-21"}
+        first = await rig.get(path, **past)
+        assert first.status == 200
+        tag = first.headers["ETag"]
+        assert tag.startswith('"') and tag.endswith('"')  # strong: not W/"..."
+        assert _max_age(first) >= 86_400
+        assert "public" in first.headers["Cache-Control"]
+        sent = rig.sim.requests
+        held = await rig.get(path, headers={"If-None-Match": tag}, **past)
+        assert held.status == 304
+        assert held.body == b""
+        assert held.headers["ETag"] == tag
+        # A cache revalidating with a list, or a weak form of the tag, still matches.
+        for given in (f'"other", {tag}', f"W/{tag}"):
+            assert (await rig.get(path, headers={"If-None-Match": given}, **past)).status == 304
+        assert (await rig.get(path, headers={"If-None-Match": '"other"'}, **past)).body == (
+            first.body
+        )
+        assert rig.sim.requests == sent
+        # Another range is another document with another tag.
+        other = await rig.get(path, **{"from": "2025-11-19", "to": "2025-11-21"})
+        assert other.headers["ETag"] != tag
+
+
+async def test_what_can_still_change_is_not_kept_long() -> None:
+    async with service(now=EARLY) as rig:
+        path = "/v1/homes/Fjellstua/prices"
+        cases = [
+            {},  # today and tomorrow, tomorrow not out yet
+            {"from": "now"},
+            {"from": "2025-11-26", "to": "2025-11-26"},  # tomorrow alone
+        ]
+        for params in cases:
+            answer = await rig.get(path, **params)
+            assert answer.status == 200
+            assert _max_age(answer) == 0, params
+        early = await rig.get(path)
+        rig.clock.set(NOW)  # tomorrow is out
+        later = await rig.get(path, headers={"If-None-Match": early.headers["ETag"]})
+        assert later.status == 200
+        assert later.headers["ETag"] != early.headers["ETag"]
+        assert len(later.json()["intervals"]) == 192
+
+
+async def test_relative_words_are_not_kept_past_the_day_they_name() -> None:
+    # "today" names another day tomorrow: a cache keeping the answer for a month would
+    # serve yesterday's prices as today's.
+    async with service() as rig:
+        path = "/v1/homes/Fjellstua/prices"
+        for params in ({}, {"from": "today"}, {"from": "yesterday", "to": "yesterday"}):
+            answer = await rig.get(path, **params)
+            assert answer.status == 200
+            midnight = datetime(2025, 11, 25, 23, 0, tzinfo=UTC)
+            assert _max_age(answer) <= (midnight - NOW).total_seconds(), params
+        fixed = await rig.get(path, **{"from": "2025-11-24", "to": "2025-11-25T00:00+01:00"})
+        assert _max_age(fixed) >= 86_400

@@ -232,8 +232,13 @@ class Routes:
         text = prices_json(
             info, lo, hi, rows, note, later.as_dict() if later else None, lacking, hourly=hourly
         )
-        settled = error is None and later is None and not lacking
-        return _answer(request, text, max_age=_FOREVER if settled and not in_force else None)
+        settled = error is None and later is None and not lacking and not in_force
+        age: int | None = None
+        if settled:
+            # A word such as "today" names another range after midnight: kept until then.
+            moving = _moves(start, now, tz) or end is None or _moves(end, now, tz, end=True)
+            age = _seconds_until(_next_midnight(now, tz), now) if moving else _FOREVER
+        return _answer(request, text, max_age=age)
 
     async def cheapest(self, request: web.Request) -> web.Response:
         pool, info = await self.pool(request)
@@ -394,6 +399,16 @@ def _why_not(
 def _utc(instant: datetime) -> str:
     """RFC 3339 in UTC, as evcc writes its own rates."""
     return instant.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _moves(text: str, now: datetime, tz: Any, *, end: bool = False) -> bool:
+    """Whether ``text`` names another instant tomorrow (today, now, ...) than today."""
+    later = now + timedelta(days=1)
+    return parse_when(text, now=now, tz=tz, end=end) != parse_when(text, now=later, tz=tz, end=end)
+
+
+def _next_midnight(now: datetime, tz: Any) -> datetime:
+    return midnight(now.astimezone(tz).date() + timedelta(days=1), tz)
 
 
 def _iso(instant: datetime | None, info: HomeInfo) -> str | None:
