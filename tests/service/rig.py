@@ -28,6 +28,7 @@ NOW = datetime(2025, 11, 25, 13, 0, tzinfo=UTC)
 TOKEN = "tibber-upstream-Z9qX7wVb3"
 OSLO_HOME, STOCKHOLM_HOME, BERLIN_HOME = DEFAULT_HOMES
 OSLO = OSLO_HOME.id
+BERLIN = BERLIN_HOME.id
 
 
 @dataclass

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from .rig import NOW, OSLO, TOKEN, Answer, cli, service
+from .rig import BERLIN, NOW, OSLO, TOKEN, Answer, cli, service
 
 DST = datetime(2025, 10, 26, 11, 0, tzinfo=UTC)  # 12:00 on Oslo's 25-hour day
 EARLY = NOW - timedelta(hours=3)  # 11:00 in Oslo: tomorrow is not out yet
@@ -144,7 +146,8 @@ async def test_settled_past_days_carry_a_strong_etag_and_a_long_life() -> None:
         first = await rig.get(path, **past)
         assert first.status == 200
         tag = first.headers["ETag"]
-        assert tag.startswith('"') and tag.endswith('"')  # strong: not W/"..."
+        assert tag.startswith('"')
+        assert tag.endswith('"')
         assert _max_age(first) >= 86_400
         assert "public" in first.headers["Cache-Control"]
         sent = rig.sim.requests
@@ -196,3 +199,63 @@ async def test_relative_words_are_not_kept_past_the_day_they_name() -> None:
             assert _max_age(answer) <= (midnight - NOW).total_seconds(), params
         fixed = await rig.get(path, **{"from": "2025-11-24", "to": "2025-11-25T00:00+01:00"})
         assert _max_age(fixed) >= 86_400
+
+
+def _go_time(text: str) -> datetime:
+    """A time as Go's time.Time reads JSON: RFC 3339, with a zone (Z or an offset)."""
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", text), text
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def test_rates_are_what_evcc_reads_as_a_custom_forecast() -> None:
+    # evcc's custom tariff unmarshals the forecast body into api.Rates, a JSON list of
+    # {"start", "end", "value"} (docs.evcc.io, tariffs: custom plugin; tariff/tariff.go).
+    async with service() as rig:
+        answer = await rig.get("/v1/homes/Altbau/rates")
+        assert answer.status == 200
+        rates = json.loads(answer.body)
+        assert isinstance(rates, list)
+        assert all(set(rate) == {"start", "end", "value"} for rate in rates)
+        starts = [_go_time(r["start"]) for r in rates]
+        ends = [_go_time(r["end"]) for r in rates]
+        # From the interval in force to the end of tomorrow in Berlin, without a gap.
+        assert starts[0] <= NOW < ends[0]
+        assert ends[-1] == datetime(2025, 11, 26, 23, 0, tzinfo=UTC)
+        assert all(a == b for a, b in zip(ends, starts[1:], strict=False))
+        assert all(e - s == timedelta(minutes=15) for s, e in zip(starts, ends, strict=True))
+        truth = rig.sim.truth(BERLIN, starts[0], ends[-1])
+        assert [r["value"] for r in rates] == [node["total"] for node in truth]
+        assert all(isinstance(r["value"], float) for r in rates)
+        ranged = await rig.get(
+            "/v1/homes/Altbau/rates", **{"from": "2025-10-26", "to": "2025-10-26"}
+        )
+        assert len(json.loads(ranged.body)) == 100
+
+
+async def test_current_is_what_a_home_assistant_rest_sensor_reads() -> None:
+    async with service(now=EARLY) as rig:
+        answer = await rig.get("/v1/homes/Fjellstua/current")
+        assert answer.status == 200
+        sent = rig.sim.requests
+        body = answer.json()
+        assert isinstance(body, dict)  # json_attributes need an object
+        # The state (value_template: "{{ value_json.price }}") is a scalar of <= 255 chars.
+        assert isinstance(body["price"], float)
+        assert len(str(body["price"])) <= 255
+        for name in ("level", "start", "end", "currency"):
+            assert isinstance(body[name], str)
+            assert len(body[name]) <= 255
+        start, end = datetime.fromisoformat(body["start"]), datetime.fromisoformat(body["end"])
+        assert start <= EARLY < end
+        truth = rig.sim.truth(OSLO, start, end)
+        assert body["price"] == truth[0]["total"]
+        # Attributes: today's 96 quarter-hours; tomorrow is not out at 11:00.
+        assert len(body["today"]) == 96
+        assert body["tomorrow"] == []
+        # Home Assistant polls every 30 s: each poll is answered from the cache.
+        for _ in range(40):  # 20 minutes: into the next quarter-hour
+            rig.clock.advance(timedelta(seconds=30))
+            again = await rig.get("/v1/homes/Fjellstua/current")
+            assert again.status == 200
+        assert rig.sim.requests == sent
+        assert again.json()["price"] != body["price"] or again.json()["start"] != body["start"]

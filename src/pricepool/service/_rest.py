@@ -334,7 +334,8 @@ class Routes:
         return _answer(request, dumps(body), max_age=None)
 
     async def rates(self, request: web.Request) -> web.Response:
-        """evcc's tariff shape: ``{"rates": [{"start", "end", "value"}]}`` (value: total)."""
+        """evcc's custom tariff forecast: a JSON list of ``{"start", "end", "value"}`` (value:
+        the total), which evcc unmarshals as it is (an object around it would need a jq)."""
         pool, info = await self.pool(request)
         tz, now = info.tz, self.now()
         start, end = _param(request, "from"), _param(request, "to")
@@ -350,7 +351,7 @@ class Routes:
             for i in answer.intervals
             if i.end > lo
         ]
-        return _answer(request, dumps({"rates": rates}), max_age=None)
+        return _answer(request, dumps(rates), max_age=None)
 
     async def current(self, request: web.Request) -> web.Response:
         """Home Assistant's ``rest`` sensor shape: a scalar ``price`` (the state) and the
