@@ -259,3 +259,61 @@ async def test_current_is_what_a_home_assistant_rest_sensor_reads() -> None:
             assert again.status == 200
         assert rig.sim.requests == sent
         assert again.json()["price"] != body["price"] or again.json()["start"] != body["start"]
+
+
+async def test_a_ban_with_nothing_cached_is_503_with_retry_after(tmp_path: Path) -> None:
+    async with service(tmp_path / "s.sqlite") as rig:
+        rig.sim.faults.status = 429
+        rig.sim.faults.retry_after = 120
+        answer = await rig.get("/v1/homes/Fjellstua/prices")
+        assert answer.status == 503
+        after = int(answer.headers["Retry-After"])
+        assert 0 < after <= 120
+        error = answer.json()["error"]
+        assert error["retry_after"] == after
+        assert TOKEN not in answer.body.decode()
+        # While the ban lasts, nobody's question reaches the upstream, every route says so.
+        sent = rig.sim.requests
+        for step in range(1, 5):
+            rig.clock.advance(timedelta(seconds=20))
+            for route in ("prices", "rates", "current", "cheapest"):
+                again = await rig.get(f"/v1/homes/Fjellstua/{route}")
+                assert again.status == 503, (route, again.body)
+                assert int(again.headers["Retry-After"]) == after - 20 * step
+        assert (await rig.get("/v1/homes")).status == 503
+        assert rig.sim.requests == sent
+        rig.sim.faults.status = None
+        rig.clock.advance(timedelta(seconds=after - 80 + 1))
+        assert (await rig.get("/v1/homes/Fjellstua/prices")).status == 200
+
+
+async def test_a_ban_serves_what_is_cached_with_missing_filled() -> None:
+    async with service() as rig:
+        path = "/v1/homes/Fjellstua/prices"
+        assert (await rig.get(path)).status == 200  # today and tomorrow cached
+        rig.sim.faults.status = 429
+        rig.sim.faults.retry_after = 120
+        week = {"from": "2025-11-20", "to": "2025-11-26"}
+        answer = await rig.get(path, **week)
+        assert answer.status == 200
+        document = answer.json()
+        held = document["intervals"]
+        # Today and tomorrow at least, and what was fetched with them; the rest is missing.
+        assert len(held) >= 192
+        assert held[-1]["end"] == "2025-11-27T00:00:00+01:00"
+        assert document["missing"] == [
+            {"from": "2025-11-20T00:00:00+01:00", "to": held[0]["start"]}
+        ]
+        assert document["source_error"]
+        assert TOKEN not in answer.body.decode()
+        assert "max-age" not in answer.headers["Cache-Control"]
+        sent = rig.sim.requests
+        for _ in range(5):
+            rig.clock.advance(timedelta(seconds=20))
+            assert (await rig.get(path, **week)).status == 200
+        assert rig.sim.requests == sent
+        rig.sim.faults.status = None
+        rig.clock.advance(timedelta(seconds=21))
+        healed = (await rig.get(path, **week)).json()
+        assert healed["missing"] == []
+        assert len(healed["intervals"]) == 7 * 96  # the 20th to the end of the 26th
