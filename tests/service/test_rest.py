@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from .rig import BERLIN, NOW, OSLO, TOKEN, Answer, cli, service
+from .rig import BERLIN, NOW, OSLO, TOKEN, Answer, Rig, cli, service
 
 DST = datetime(2025, 10, 26, 11, 0, tzinfo=UTC)  # 12:00 on Oslo's 25-hour day
 EARLY = NOW - timedelta(hours=3)  # 11:00 in Oslo: tomorrow is not out yet
@@ -317,3 +318,41 @@ async def test_a_ban_serves_what_is_cached_with_missing_filled() -> None:
         healed = (await rig.get(path, **week)).json()
         assert healed["missing"] == []
         assert len(healed["intervals"]) == 7 * 96  # the 20th to the end of the 26th
+
+
+PRICE_INFO = """
+query ($id: ID!) { viewer { home(id: $id) { currentSubscription {
+  priceInfo(resolution: QUARTER_HOURLY) { today { startsAt total } tomorrow { startsAt total } }
+} } } }
+"""
+
+
+def _asks(rig: Rig, i: int) -> list[Awaitable[Answer]]:
+    """Client ``i``'s questions: overlapping ranges within the 18th to the 26th."""
+    first = 18 + i % 8
+    asked = {"from": f"2025-11-{first:02d}", "to": f"2025-11-{min(first + i % 3, 26):02d}"}
+    return [
+        rig.get("/v1/homes/Fjellstua/prices", **asked),
+        rig.get("/v1/homes/fjellstua/prices", resolution="hour", **asked),
+        rig.get("/v1/homes/Fjellstua/current"),
+        rig.get("/v1/homes/Fjellstua/rates", **{"from": asked["from"]}),
+        rig.get("/v1/homes/Fjellstua/cheapest", slots="4", **asked),
+    ]
+
+
+@pytest.mark.parametrize("graphql", [False, True])
+async def test_fifty_clients_cost_the_upstream_what_the_widest_costs(graphql: bool) -> None:
+    async with service() as one:
+        widest = {"from": "2025-11-18", "to": "2025-11-26"}
+        assert (await one.get("/v1/homes/Fjellstua/prices", **widest)).status == 200
+        if graphql:
+            assert (await one.gql(PRICE_INFO, {"id": OSLO})).status == 200
+        alone = one.sim.requests
+    async with service() as many:
+        asks = [ask for i in range(50) for ask in _asks(many, i)]
+        if graphql:
+            asks += [many.gql(PRICE_INFO, {"id": OSLO}) for _ in range(50)]
+        answers = await asyncio.gather(*asks)
+        together = many.sim.requests
+    assert all(a.status == 200 for a in answers), {a.status for a in answers}
+    assert together == alone, (together, alone)
