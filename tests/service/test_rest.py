@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from pricepool import SqliteStore
+from pricepool.service._hub import match
+from pricepool.storage.base import Snapshot
+
 from .rig import BERLIN, NOW, OSLO, TOKEN, Answer, Rig, cli, service
 
 DST = datetime(2025, 10, 26, 11, 0, tzinfo=UTC)  # 12:00 on Oslo's 25-hour day
@@ -356,3 +360,32 @@ async def test_fifty_clients_cost_the_upstream_what_the_widest_costs(graphql: bo
         together = many.sim.requests
     assert all(a.status == 200 for a in answers), {a.status for a in answers}
     assert together == alone, (together, alone)
+
+
+async def test_a_restart_answers_the_same_bytes_without_asking(tmp_path: Path) -> None:
+    store = tmp_path / "service.sqlite"
+    paths = ["/v1/homes", "/v1/homes/Altbau/prices", "/v1/homes/Sjöboden/coverage"]
+    async with service(store) as rig:
+        before = [await rig.get(path) for path in paths]
+    async with service(store) as rig:
+        after = [await rig.get(path) for path in paths]
+        assert rig.sim.requests == 0
+    assert [a.body for a in after] == [b.body for b in before]
+    assert [a.headers["ETag"] for a in after] == [b.headers["ETag"] for b in before]
+
+
+async def test_a_store_that_knows_some_homes_does_not_hide_the_others(tmp_path: Path) -> None:
+    # A store the CLI filled for one home: the other homes are still the account's.
+    async with service() as rig:
+        berlin = match("Altbau", await rig.hub.homes())
+    kept = SqliteStore(tmp_path / "cli.sqlite")
+    await kept.save(Snapshot(berlin))
+    await kept.close()
+    async with service(tmp_path / "cli.sqlite") as rig:
+        assert (await rig.get("/v1/homes/Altbau/coverage")).status == 200
+        assert rig.sim.requests == 0
+        assert (await rig.get("/v1/homes/Fjellstua/coverage")).status == 200
+        assert (await rig.get("/v1/homes/Nowhere/coverage")).status == 404
+        homes = (await rig.get("/v1/homes")).json()["homes"]
+        assert len(homes) == 3
+        assert rig.sim.requests == 1  # the home list, once
