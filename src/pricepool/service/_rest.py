@@ -310,10 +310,10 @@ class Routes:
             return _answer(request, dumps(body), max_age=None)
         from .._cli.numbers import over
 
-        start, end = window.start.astimezone(tz), window.end.astimezone(tz)
-        mean = over(items, start, end)
+        first, last = window.start.astimezone(tz), window.end.astimezone(tz)
+        mean = over(items, first, last)
         assert mean is not None
-        found = window_dict(start, end, mean)
+        found = window_dict(first, last, mean)
         body = {**base, "duration_minutes": minutes, "window": found}
         return _answer(request, dumps(body), max_age=None)
 
