@@ -391,3 +391,19 @@ async def test_a_store_that_knows_some_homes_does_not_hide_the_others(tmp_path: 
         homes = (await rig.get("/v1/homes")).json()["homes"]
         assert len(homes) == 3
         assert rig.sim.requests == 1  # the home list, once
+
+
+async def test_readyz_learns_the_home_list_itself() -> None:
+    # A readiness probe gates all traffic: it must not wait for a client to ask first.
+    async with service() as rig:
+        rig.sim.faults.status = 503
+        down = await rig.get("/readyz")
+        assert down.status == 503
+        assert "home list" in down.json()["reason"]
+        assert (await rig.get("/healthz")).status == 200
+        rig.sim.faults.status = None
+        rig.clock.advance(timedelta(minutes=5))
+        assert (await rig.get("/readyz")).status == 200
+        sent = rig.sim.requests
+        assert (await rig.get("/readyz")).json() == {"status": "ready", "reason": "ready"}
+        assert rig.sim.requests == sent

@@ -9,7 +9,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from ..clock import Clock, system_clock
-from ..errors import RateLimitedError, SourceUnavailableError, StorageError, UnknownHomeError
+from ..errors import (
+    RateLimitedError,
+    SourceError,
+    SourceUnavailableError,
+    StorageError,
+    UnknownHomeError,
+)
 from ..model import HomeInfo
 from ..pool import IntervalPool
 from ..publication import Publication
@@ -87,7 +93,11 @@ class Hub:
     async def ready(self) -> tuple[bool, str]:
         """Whether the service can answer: store usable and home list known; and why not."""
         if self._homes is None:
-            return False, "the home list is not known yet"
+            # Asked here: a probe that gates all traffic must not wait for a client.
+            try:
+                await self.homes()
+            except SourceError as err:
+                return False, f"the home list is not known yet: {err}"
         check = getattr(self.store, "check", None)
         if check is not None and not await check():
             return False, "the store's database is unreachable"
