@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -47,7 +48,7 @@ class Answer:
 class Rig:
     sim: Simulator
     clock: ManualClock
-    hub: Hub
+    hub: Hub | None
     url: str
     http: aiohttp.ClientSession
     key: str | None = None
@@ -156,3 +157,63 @@ async def cli(home: Path, *args: str) -> tuple[int, bytes, bytes]:
     out, err = await child.communicate()
     assert child.returncode is not None
     return child.returncode, out, err
+
+
+READY = "pricepool serve: answering on "
+
+
+@dataclass
+class Process:
+    child: asyncio.subprocess.Process
+    url: str
+    out: list[bytes]
+
+    async def stop(self, sig: int = signal.SIGTERM) -> tuple[int, bytes, bytes]:
+        self.child.send_signal(sig)
+        out, err = await asyncio.wait_for(self.child.communicate(), 60)
+        assert self.child.returncode is not None
+        return self.child.returncode, b"".join(self.out) + out, err
+
+
+async def start(
+    home: Path, endpoint: str, *args: str, token: str = TOKEN, now: datetime = NOW
+) -> Process:
+    """``pricepool serve`` on a free loopback port, once it says it answers."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "pricepool.cli",
+        "--now",
+        now.isoformat(),
+        "serve",
+        "--port",
+        "0",
+        "--token",
+        token,
+        "--endpoint",
+        endpoint,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=child_env(home),
+    )
+    assert child.stdout is not None
+    line = await asyncio.wait_for(child.stdout.readline(), 60)
+    if not line.startswith(READY.encode()):
+        child.kill()
+        _, err = await child.communicate()
+        raise AssertionError(f"serve did not start: {line!r} {err.decode()}")
+    return Process(child, line.decode().strip().removeprefix(READY), [line])
+
+
+@asynccontextmanager
+async def running(
+    home: Path, endpoint: str, *args: str, token: str = TOKEN
+) -> AsyncIterator[Process]:
+    process = await start(home, endpoint, *args, token=token)
+    try:
+        yield process
+    finally:
+        if process.child.returncode is None:
+            process.child.kill()
+            await process.child.wait()

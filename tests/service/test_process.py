@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -17,9 +15,7 @@ from pricepool import SqliteStore
 from pricepool.simulator import DEFAULT_HOMES
 
 from ..cli.helpers import Served
-from .rig import NOW, TOKEN, child_env
-
-READY = "pricepool serve: answering on "
+from .rig import NOW, TOKEN, child_env, running
 
 
 @pytest.fixture
@@ -27,59 +23,6 @@ def upstream() -> Iterator[Served]:
     served = Served(now=NOW, token=TOKEN)
     yield served
     served.close()
-
-
-@dataclass
-class Process:
-    child: asyncio.subprocess.Process
-    url: str
-    out: list[bytes]
-
-    async def stop(self, sig: int = signal.SIGTERM) -> tuple[int, bytes, bytes]:
-        self.child.send_signal(sig)
-        out, err = await asyncio.wait_for(self.child.communicate(), 60)
-        assert self.child.returncode is not None
-        return self.child.returncode, b"".join(self.out) + out, err
-
-
-async def start(home: Path, endpoint: str, *args: str, token: str = TOKEN) -> Process:
-    """``pricepool serve`` on a free loopback port, once it says it answers."""
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "pricepool.cli",
-        "--now",
-        NOW.isoformat(),
-        "serve",
-        "--port",
-        "0",
-        "--token",
-        token,
-        "--endpoint",
-        endpoint,
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=child_env(home),
-    )
-    assert child.stdout is not None
-    line = await asyncio.wait_for(child.stdout.readline(), 60)
-    if not line.startswith(READY.encode()):
-        child.kill()
-        _, err = await child.communicate()
-        raise AssertionError(f"serve did not start: {line!r} {err.decode()}")
-    return Process(child, line.decode().strip().removeprefix(READY), [line])
-
-
-@asynccontextmanager
-async def running(home: Path, endpoint: str, *args: str) -> AsyncIterator[Process]:
-    process = await start(home, endpoint, *args)
-    try:
-        yield process
-    finally:
-        if process.child.returncode is None:
-            process.child.kill()
-            await process.child.wait()
 
 
 QUESTIONS = [
