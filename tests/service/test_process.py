@@ -101,3 +101,22 @@ async def test_beyond_loopback_without_a_key_it_refuses_to_start(tmp_path: Path)
     assert "--api-key" in lines[0]
     assert "0.0.0.0" in lines[0]
     assert TOKEN not in lines[0]
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+async def test_each_answer_is_one_access_line(
+    tmp_path: Path, upstream: Served, verbose: bool
+) -> None:
+    args = ["-v"] if verbose else []
+    async with (
+        running(tmp_path, upstream.endpoint, *args) as served,
+        aiohttp.ClientSession() as http,
+    ):
+        assert (await _ask(http, served.url + "/v1/homes"))[0] == 200
+        assert (await _ask(http, served.url + "/v1/homes/Nowhere/rates"))[0] == 404
+        code, _, err = await served.stop()
+    assert code == 0
+    lines = err.decode().splitlines()
+    assert len([line for line in lines if "GET /v1/homes 200" in line]) == 1, lines
+    assert len([line for line in lines if "GET /v1/homes/{home}/rates 404" in line]) == 1
+    assert any("DEBUG" in line for line in lines) is verbose
