@@ -11,10 +11,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..clock import Clock, system_clock
-from ..errors import RateLimitedError, SourceError, SourceUnavailableError, UnknownHomeError
+from ..errors import (
+    RateLimitedError,
+    SourceError,
+    SourceUnavailableError,
+    StorageError,
+    UnknownHomeError,
+)
 from ..model import HomeInfo
 from ..pool import IntervalPool
 from ..publication import Publication
+from ..storage.base import Snapshot
 
 if TYPE_CHECKING:
     from ..sources.tibber import TibberSource
@@ -75,6 +82,7 @@ class Hub:
         self.pools: dict[str, IntervalPool] = {}
         self._homes: list[HomeInfo] | None = None
         self._listed_at: float | None = None
+        self._confirmed = False
         self._listing: asyncio.Lock = asyncio.Lock()
         self._opening: dict[str, asyncio.Task[IntervalPool]] = {}
         self._refs: dict[str, str] = {}
@@ -91,6 +99,7 @@ class Hub:
     async def ready(self) -> tuple[bool, str]:
         """Whether the service can answer: store usable and home list known; and why not."""
         if self._homes is None:
+            # Asked here: a probe that gates all traffic must not wait for a client.
             try:
                 await self.homes()
             except SourceError as err:
@@ -100,8 +109,9 @@ class Hub:
             return False, "the store's database is unreachable"
         return True, "ready"
 
-    async def homes(self) -> list[HomeInfo]:
-        """The account's homes: the store's at start, the source's once it has answered."""
+    async def homes(self, *, confirm: bool = False) -> list[HomeInfo]:
+        """The account's homes, ordered by id: the store's at start, the source's once it
+        has answered. ``confirm``: ask the source unless it has answered in this run."""
         async with self._listing:
             now = self.clock().timestamp()
             stale = (
@@ -114,15 +124,34 @@ class Hub:
                     # Known from the store: asked of the source only after ``refresh``.
                     self._listed_at = now
                     stale = False
-            if self._homes is None or stale:
+            if self._homes is None or stale or (confirm and not self._confirmed):
                 try:
-                    self._homes = await self.source.homes()
-                    self._listed_at = now
+                    found = await self.source.homes()
                 except (SourceUnavailableError, RateLimitedError) as err:
-                    if self._homes is None:
+                    if self._homes is None or confirm:
                         raise
                     log.warning("could not refresh the home list, keeping the known one: %s", err)
+                else:
+                    # One order whichever told it (the store lists by id), so an answer
+                    # and its ETag stay the same across a restart.
+                    self._homes = sorted(found, key=lambda h: h.id)
+                    self._listed_at = now
+                    self._confirmed = True
+                    await self._remember(found)
             return list(self._homes)
+
+    async def _remember(self, homes: list[HomeInfo]) -> None:
+        """Put every home into the store, also one nobody has asked prices of yet: after a
+        restart the store's list is the whole account, not the homes that were asked."""
+        if self.store is None:
+            return
+        try:
+            kept = set(await self.store.homes())
+            for home in homes:
+                if home.id not in kept:
+                    await self.store.save(Snapshot(home))
+        except (OSError, StorageError) as err:
+            log.warning("could not keep the home list in the store: %s", err)
 
     async def _stored(self) -> list[HomeInfo]:
         assert self.store is not None
@@ -141,7 +170,13 @@ class Hub:
         found = self.pools.get(self._refs.get(ref, ref))
         if found is not None:
             return found
-        home = match(ref, await self.homes())
+        try:
+            home = match(ref, await self.homes())
+        except UnknownHomeError:
+            if self._confirmed:
+                raise
+            # The store's list may be older than the account: the source has the last word.
+            home = match(ref, await self.homes(confirm=True))
         # A nickname asked every 30 s (Home Assistant) is matched once.
         self._refs[ref] = home.id
         found = self.pools.get(home.id)

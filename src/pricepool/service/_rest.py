@@ -95,36 +95,41 @@ def problem(
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """An answer's body and headers, kept while the pool and the clock leave it as it is."""
+    """An answer's body and tag, kept while the pool and the clock leave it as it is."""
 
     body: bytes
     tag: str
-    cache: str
+    fresh_until: float | None = None
+    """Until when (POSIX seconds) a client may keep it without asking; None: revalidate."""
     revision: tuple[int, int, int, bool] | None = None
     until: float = 0.0
 
 
-def _rendered(text: str, max_age: int | None) -> Rendered:
+def _rendered(text: str, fresh_until: float | None = None) -> Rendered:
     body = text if text.endswith("\n") else text + "\n"
     raw = body.encode()
     tag = '"' + hashlib.sha256(raw).hexdigest()[:32] + '"'
-    return Rendered(raw, tag, f"public, max-age={max_age}" if max_age else "no-cache")
+    return Rendered(raw, tag, fresh_until)
 
 
-def _send(request: web.Request, kept: Rendered) -> web.Response:
-    """``kept`` with its strong ETag; 304 when the client holds it already."""
-    headers = {"ETag": kept.tag, "Cache-Control": kept.cache}
+def _send(request: web.Request, kept: Rendered, now: datetime) -> web.Response:
+    """``kept`` with its strong ETag and the freshness left at ``now`` (a kept answer's
+    max-age counts down); 304 when the client holds it already."""
+    left = None if kept.fresh_until is None else int(kept.fresh_until - now.timestamp())
+    cache = f"public, max-age={left}" if left is not None and left > 0 else "no-cache"
+    headers = {"ETag": kept.tag, "Cache-Control": cache}
     held = request.headers.get("If-None-Match")
-    if held is not None and (
-        kept.tag in {t.strip() for t in held.split(",")} or held.strip() == "*"
-    ):
-        return web.Response(status=304, headers=headers)
+    if held is not None:
+        # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+        given = {t.strip().removeprefix("W/") for t in held.split(",")}
+        if kept.tag in given or held.strip() == "*":
+            return web.Response(status=304, headers=headers)
     return web.Response(body=kept.body, content_type=_JSON, charset="utf-8", headers=headers)
 
 
-def _answer(request: web.Request, text: str, *, max_age: int | None) -> web.Response:
-    """``text`` as JSON with a strong ETag; 304 when the client holds it already."""
-    return _send(request, _rendered(text, max_age))
+def _answer(request: web.Request, text: str, now: datetime) -> web.Response:
+    """``text`` as JSON with a strong ETag, to be revalidated; 304 when the client holds it."""
+    return _send(request, _rendered(text), now)
 
 
 class Rendering:
@@ -156,7 +161,7 @@ class Rendering:
         until = min(quarter, pool.steady_until(now))
         if until <= stamp:
             return done
-        kept = Rendered(done.body, done.tag, done.cache, pool.revision, until)
+        kept = Rendered(done.body, done.tag, done.fresh_until, pool.revision, until)
         self._kept[url] = kept
         self._kept.move_to_end(url)
         while len(self._kept) > self._size:
@@ -252,8 +257,9 @@ class Routes:
 
     def kept(self, request: web.Request, pool: IntervalPool) -> web.Response | None:
         """The answer rendered before for this URL, when still true."""
-        kept = self.rendering.get(str(request.rel_url), pool, self.now())
-        return _send(request, kept) if kept is not None else None
+        now = self.now()
+        kept = self.rendering.get(str(request.rel_url), pool, now)
+        return _send(request, kept, now) if kept is not None else None
 
     def done(
         self,
@@ -261,15 +267,16 @@ class Routes:
         pool: IntervalPool,
         text: str,
         *,
-        max_age: int | None = None,
+        fresh_until: float | None = None,
         keep: bool = True,
     ) -> web.Response:
         """``text`` sent, and kept for the next asker unless it names a failure (whose
         words change with time)."""
-        rendered = _rendered(text, max_age)
+        now = self.now()
+        rendered = _rendered(text, fresh_until)
         if keep:
-            rendered = self.rendering.put(str(request.rel_url), pool, self.now(), rendered)
-        return _send(request, rendered)
+            rendered = self.rendering.put(str(request.rel_url), pool, now, rendered)
+        return _send(request, rendered, now)
 
     # -- routes -----------------------------------------------------------------------------
 
@@ -279,7 +286,7 @@ class Routes:
         except SourceError as err:
             raise _failure(None, err, self.now()) from None
         text = dumps({"version": VERSION, "homes": [home_dict(h) for h in homes]})
-        return _answer(request, text, max_age=None)
+        return _answer(request, text, self.now())
 
     async def prices(self, request: web.Request) -> web.Response:
         pool, info = await self.pool(request)
@@ -316,9 +323,13 @@ class Routes:
         text = prices_json(
             info, lo, hi, rows, note, later.as_dict() if later else None, lacking, hourly=hourly
         )
-        settled = error is None and later is None and not lacking
-        age = _FOREVER if settled and not in_force else None
-        return self.done(request, pool, text, max_age=age, keep=error is None)
+        settled = error is None and later is None and not lacking and not in_force
+        fresh: float | None = None
+        if settled:
+            # A word such as "today" names another range after midnight: fresh until then.
+            moving = _moves(start, now, tz) or end is None or _moves(end, now, tz, end=True)
+            fresh = _next_midnight(now, tz).timestamp() if moving else now.timestamp() + _FOREVER
+        return self.done(request, pool, text, fresh_until=fresh, keep=error is None)
 
     async def cheapest(self, request: web.Request) -> web.Response:
         pool, info = await self.pool(request)
@@ -341,17 +352,22 @@ class Routes:
             if slots < 1:
                 raise Refused(400, "slots: give a whole number of at least 1", parameter="slots")
         window_text = _param(request, "window")
-        if window_text is not None and (_param(request, "from") or _param(request, "to")):
+        start, end = _param(request, "from"), _param(request, "to")
+        if window_text is not None and (start or end):
             raise Refused(400, "window: give window or from/to, not both", parameter="window")
-        if window_text is None and (_param(request, "from") or _param(request, "to")):
-            window_text = f"{_param(request, 'from') or 'now'}..{_param(request, 'to') or ''}"
-            name = "from"
+        if start or end:
+            # Each parsed on its own, so an error names the one that is wrong; a missing
+            # end is the end of tomorrow, a missing start now (as ``upcoming``).
+            lo = _when("from", start, now=now, tz=tz) if start else now.astimezone(tz)
+            hi = _when("to", end, now=now, tz=tz, end=True) if end else _default_end(lo, now, tz)
+            if hi <= lo:
+                message = f"to ({iso(hi)}) must be after from ({iso(lo)})"
+                raise Refused(400, message, parameter="to")
         else:
-            name = "window"
-        try:
-            lo, hi = parse_within(window_text or "upcoming", now=now, tz=tz)
-        except (ValueError, OverflowError) as err:
-            raise Refused(400, f"{name}: {err}", parameter=name) from None
+            try:
+                lo, hi = parse_within(window_text or "upcoming", now=now, tz=tz)
+            except (ValueError, OverflowError) as err:
+                raise Refused(400, f"window: {err}", parameter="window") from None
         answer, error = await self.query(pool, an_hour_before(lo), hi)
         items = answer.intervals
         info = pool.home or info
@@ -387,10 +403,10 @@ class Routes:
             return self.done(request, pool, dumps(body), keep=error is None)
         from ..numbers import over
 
-        start, end = window.start.astimezone(tz), window.end.astimezone(tz)
-        mean = over(items, start, end)
+        first, last = window.start.astimezone(tz), window.end.astimezone(tz)
+        mean = over(items, first, last)
         assert mean is not None
-        found = window_dict(start, end, mean)
+        found = window_dict(first, last, mean)
         body = {**base, "duration_minutes": minutes, "window": found}
         return self.done(request, pool, dumps(body), keep=error is None)
 
@@ -408,10 +424,11 @@ class Routes:
             ],
             "published_until": _iso(pool.published_until(), info),
         }
-        return _answer(request, dumps(body), max_age=None)
+        return _answer(request, dumps(body), self.now())
 
     async def rates(self, request: web.Request) -> web.Response:
-        """evcc's tariff shape: ``{"rates": [{"start", "end", "value"}]}`` (value: total)."""
+        """evcc's tariff shape ``{"rates": [{"start", "end", "value"}]}`` (value: the total);
+        evcc's custom forecast takes the list out with ``jq: .rates | tostring``."""
         pool, info = await self.pool(request)
         hit = self.kept(request, pool)
         if hit is not None:
@@ -481,6 +498,16 @@ def _why_not(
 def _utc(instant: datetime) -> str:
     """RFC 3339 in UTC, as evcc writes its own rates."""
     return instant.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _moves(text: str, now: datetime, tz: Any, *, end: bool = False) -> bool:
+    """Whether ``text`` names another instant tomorrow (today, now, ...) than today."""
+    later = now + timedelta(days=1)
+    return parse_when(text, now=now, tz=tz, end=end) != parse_when(text, now=later, tz=tz, end=end)
+
+
+def _next_midnight(now: datetime, tz: Any) -> datetime:
+    return midnight(now.astimezone(tz).date() + timedelta(days=1), tz)
 
 
 def _iso(instant: datetime | None, info: HomeInfo) -> str | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,14 +49,14 @@ async def run_service(
         limiter=limiter_for(store, token),
     )
     hub = Hub(source, store=store, clock=clock, meta_path=_meta_path(text))
-    _log_to_stderr(opts.verbose, opts.quiet)
     app = make_app(hub, endpoint=endpoint, api_key=api_key)
 
     def started(where: str) -> None:
         # One line on stdout a supervisor (or a test) can wait for.
         print(f"pricepool serve: answering on {where}", flush=True)
 
-    await serve(app, hub, host=host, port=port, started=started)
+    with _log_to_stderr(opts.verbose, opts.quiet):
+        await serve(app, hub, host=host, port=port, started=started)
 
 
 def _meta_path(store: str) -> Path | None:
@@ -67,12 +69,28 @@ def _meta_path(store: str) -> Path | None:
     return path.with_name(path.name + ".meta.json")
 
 
-def _log_to_stderr(verbose: bool, quiet: bool) -> None:
-    """INFO lines (the access log among them) on stderr; DEBUG with -v, WARNING with -q."""
+@contextmanager
+def _log_to_stderr(verbose: bool, quiet: bool) -> Iterator[None]:
+    """INFO lines (the access log among them) on stderr; DEBUG with -v, WARNING with -q.
+
+    The service's handler stands in for the command's own (its -v lines, its warnings) while
+    it serves: with both, every line was written twice.
+    """
     logger = logging.getLogger("pricepool")
+    theirs = list(logger.handlers)
+    for old in theirs:
+        logger.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     handler.setLevel(level)
-    logger.setLevel(min(level, logger.level or level))
+    before = logger.level
+    logger.setLevel(min(level, before or level))
     logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(before)
+        for old in theirs:
+            logger.addHandler(old)
