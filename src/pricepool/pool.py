@@ -154,11 +154,17 @@ class IntervalPool:
         recheck: timedelta = timedelta(minutes=15),
         save_delay: float = 3.0,
         publication: Publication | None = None,
+        gather: float = 0.0,
     ) -> None:
         if not home_id:
             raise ValueError("home_id must not be empty")
         if recheck <= timedelta(0):
             raise ValueError(f"recheck must be positive, got {recheck}")
+        if gather < 0:
+            raise ValueError(f"gather must not be negative, got {gather}")
+        # Requests within this many seconds are planned together (a service's clients
+        # arrive over several event-loop turns); 0: those of one turn.
+        self._gather = gather
         self.home_id = home_id
         self._source = source
         self._store = store
@@ -616,7 +622,10 @@ class IntervalPool:
         if self._round is None:
             loop = asyncio.get_running_loop()
             self._round = loop.create_future()
-            loop.call_soon(self._launch_round)
+            if self._gather:
+                loop.call_later(self._gather, self._launch_round)
+            else:
+                loop.call_soon(self._launch_round)
         launched = await asyncio.shield(self._round)
         if self._closed:
             raise PricePoolError("this pool was closed while the request waited")

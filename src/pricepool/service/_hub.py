@@ -33,6 +33,11 @@ log = logging.getLogger("pricepool.service")
 
 Sleep = Callable[[float], Awaitable[None]]
 
+# Clients asking at once arrive over a few milliseconds: what a pool is asked within this
+# many seconds goes to the source as one plan (fewer, longer fetches), at this cost to the
+# first asker of something not held.
+_GATHER = 0.02
+
 
 def match(wanted: str, homes: list[HomeInfo]) -> HomeInfo:
     """The home ``wanted`` names: its id, its nickname (any case), or a unique start of its id."""
@@ -198,6 +203,7 @@ class Hub:
                 recheck=self.recheck,
                 save_delay=self._save_delay,
                 publication=self.publication,
+                gather=_GATHER,
             )
             await pool.open()
             self.pools[home_id] = pool
