@@ -11,9 +11,10 @@ import hashlib
 import math
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -44,8 +45,9 @@ from ..errors import (
     SourceUnavailableError,
     UnknownHomeError,
 )
-from ..model import HomeInfo, PriceInterval
+from ..model import HomeInfo, PriceInterval, Span
 from ..pool import IntervalPool
+from ..sources.tibber.wire import QUARTER_HOURS_FROM
 from ._hub import Hub
 
 __all__ = ["HUB", "add_routes", "problem"]
@@ -245,7 +247,11 @@ class Routes:
         self, pool: IntervalPool, lo: datetime, hi: datetime
     ) -> tuple[Answer, SourceError | None]:
         try:
-            answer = await pool.query(lo, hi)
+            tz = (pool.home or await pool.resolve_home()).tz
+            a, b = _pages(lo, hi, self.now(), tz)
+            answer = await pool.query(a, b)
+            if (a, b) != (lo, hi):
+                answer = _within(answer, lo, hi)
         except InvalidRangeError as err:
             raise Refused(400, str(err), parameter="to") from None
         except SourceError as err:
@@ -483,6 +489,44 @@ class Routes:
         }
         # Revalidated by ETag: a kept max-age would outlive the interval in force.
         return self.done(request, pool, dumps(body), keep=error is None)
+
+
+def _pages(lo: datetime, hi: datetime, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """``[lo, hi)`` with its history widened to whole pages of the API: calendar months of
+    hours (744 per page) before the quarter-hours, Monday-to-Monday weeks of quarter-hours
+    (672) since. A page costs one request however little of it is asked, and clients (and
+    replicas) asking different days of one page then ask for the same span, which one
+    fetch answers for all. Yesterday, today and tomorrow are asked as they are."""
+    recent = midnight(now.astimezone(tz).date() - timedelta(days=1), tz)
+    if lo >= recent:
+        return lo, hi
+    first = lo.astimezone(tz).date()
+    start = midnight(_page_start(first), tz)
+    end = hi
+    if hi <= recent:
+        last = (hi - timedelta(seconds=1)).astimezone(tz).date()
+        page = _page_start(last)
+        after = _page_start(page + timedelta(days=32 if page < QUARTER_HOURS_FROM else 7))
+        end = min(midnight(after, tz), recent)
+    return min(start, lo), max(end, hi)
+
+
+def _page_start(day: date) -> date:
+    if day < QUARTER_HOURS_FROM:
+        return day.replace(day=1)
+    return max(day - timedelta(days=day.weekday()), QUARTER_HOURS_FROM)
+
+
+def _within(answer: Answer, lo: datetime, hi: datetime) -> Answer:
+    """``answer`` cut to ``[lo, hi)``: its intervals starting there, its gaps clipped."""
+    a, b = lo.timestamp(), hi.timestamp()
+    items = [i for i in answer.intervals if a <= i.start.timestamp() < b]
+    gaps = []
+    for gap in answer.missing:
+        g_lo, g_hi = max(gap.span.start.timestamp(), a), min(gap.span.end.timestamp(), b)
+        if g_hi > g_lo:
+            gaps.append(replace(gap, span=Span.from_seconds(int(g_lo), math.ceil(g_hi))))
+    return replace(answer, intervals=items, missing=tuple(gaps))
 
 
 def _why_not(
