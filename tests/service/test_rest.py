@@ -28,6 +28,7 @@ RANGES = [
     (DST, "2025-10-26", "2025-10-26"),
     (EARLY, None, None),
     (EARLY, "2025-11-25T09:00", "2025-11-26"),
+    (NOW, "now", None),  # from the interval in force
 ]
 
 
