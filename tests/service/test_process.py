@@ -50,6 +50,8 @@ async def test_sigterm_finishes_answers_saves_and_a_restart_asks_nothing(
         # The simulator counts in its own thread; nothing there to await.
         while upstream.sim.requests < 2:  # noqa: ASYNC110 - the home list, then prices
             await asyncio.sleep(0.01)
+        # A price needs the home list and its own requests: none can be answered yet.
+        assert not any(f.done() for f in asked[:9])
         code, _, err = await served.stop()
         first = await asyncio.gather(*asked)
     assert code == 0, err.decode()
