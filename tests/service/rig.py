@@ -176,7 +176,12 @@ class Process:
 
 
 async def start(
-    home: Path, endpoint: str, *args: str, token: str = TOKEN, now: datetime = NOW
+    home: Path,
+    endpoint: str,
+    *args: str,
+    token: str = TOKEN,
+    now: datetime = NOW,
+    env: dict[str, str] | None = None,
 ) -> Process:
     """``pricepool serve`` on a free loopback port, once it says it answers."""
     child = await asyncio.create_subprocess_exec(
@@ -195,7 +200,7 @@ async def start(
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=child_env(home),
+        env={**child_env(home), **(env or {})},
     )
     assert child.stdout is not None
     line = await asyncio.wait_for(child.stdout.readline(), 60)
@@ -208,9 +213,13 @@ async def start(
 
 @asynccontextmanager
 async def running(
-    home: Path, endpoint: str, *args: str, token: str = TOKEN
+    home: Path,
+    endpoint: str,
+    *args: str,
+    token: str = TOKEN,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[Process]:
-    process = await start(home, endpoint, *args, token=token)
+    process = await start(home, endpoint, *args, token=token, env=env)
     try:
         yield process
     finally:

@@ -50,6 +50,8 @@ async def test_sigterm_finishes_answers_saves_and_a_restart_asks_nothing(
         # The simulator counts in its own thread; nothing there to await.
         while upstream.sim.requests < 2:  # noqa: ASYNC110 - the home list, then prices
             await asyncio.sleep(0.01)
+        # A price needs the home list and its own requests: none can be answered yet.
+        assert not any(f.done() for f in asked[:9])
         code, _, err = await served.stop()
         first = await asyncio.gather(*asked)
     assert code == 0, err.decode()
@@ -120,3 +122,32 @@ async def test_each_answer_is_one_access_line(
     assert len([line for line in lines if "GET /v1/homes 200" in line]) == 1, lines
     assert len([line for line in lines if "GET /v1/homes/{home}/rates 404" in line]) == 1
     assert any("DEBUG" in line for line in lines) is verbose
+
+
+@pytest.mark.parametrize("given", ["option", "environment", "config"])
+async def test_a_key_from_the_option_the_environment_or_config_guards_every_route(
+    tmp_path: Path, upstream: Served, given: str
+) -> None:
+    key = "kitchen-key-81"
+    args: list[str] = []
+    if given == "option":
+        args = ["--api-key", key]
+    elif given == "config":
+        folder = tmp_path / "config" / "pricepool"
+        folder.mkdir(parents=True)
+        (folder / "config.toml").write_text(f'api_key = "{key}"\n')
+    env = {"PRICEPOOL_API_KEY": key} if given == "environment" else {}
+    async with (
+        running(tmp_path, upstream.endpoint, *args, env=env) as served,
+        aiohttp.ClientSession() as http,
+    ):
+        for path in ("/readyz", "/v1/homes", "/v1/homes/Altbau/current"):
+            assert (await _ask(http, served.url + path))[0] == 401
+            async with http.get(
+                served.url + path, headers={"Authorization": f"Bearer {key}"}
+            ) as answer:
+                assert answer.status == 200, path
+        assert (await _ask(http, served.url + "/healthz"))[0] == 200
+        code, out, err = await served.stop()
+    assert code == 0
+    assert key.encode() not in out + err

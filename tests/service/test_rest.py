@@ -28,6 +28,7 @@ RANGES = [
     (DST, "2025-10-26", "2025-10-26"),
     (EARLY, None, None),
     (EARLY, "2025-11-25T09:00", "2025-11-26"),
+    (NOW, "now", None),  # from the interval in force
 ]
 
 
@@ -410,3 +411,36 @@ async def test_readyz_learns_the_home_list_itself() -> None:
         sent = rig.sim.requests
         assert (await rig.get("/readyz")).json() == {"status": "ready", "reason": "ready"}
         assert rig.sim.requests == sent
+
+
+async def test_tibbers_own_ban_is_waited_out_without_a_request() -> None:
+    # Tibber's ban: 429 in plain text, no Retry-After, extended by every request during it.
+    async with service(rate_limit=3, ban=600) as rig:
+        for month in range(1, 10):  # ranges far apart: one request each, until banned
+            if rig.sim.banned_until() is not None:
+                break
+            asked = {"from": f"2025-0{month}-01", "to": f"2025-0{month}-02"}
+            await rig.get("/v1/homes/Fjellstua/prices", **asked)
+        assert rig.sim.banned_until() is not None
+        sent = rig.sim.requests
+        answer = await rig.get(
+            "/v1/homes/Fjellstua/prices", **{"from": "2025-10-01", "to": "2025-10-02"}
+        )
+        assert answer.status == 503
+        wait = int(answer.headers["Retry-After"])
+        assert 0 < wait <= 600
+        for _ in range(5):
+            rig.clock.advance(timedelta(seconds=wait // 6))
+            assert (
+                await rig.get(
+                    "/v1/homes/Fjellstua/prices", **{"from": "2025-10-01", "to": "2025-10-02"}
+                )
+            ).status == 503
+        assert rig.sim.requests == sent
+        assert rig.sim.banned_until() is not None
+        rig.clock.advance(timedelta(seconds=wait))
+        healed = await rig.get(
+            "/v1/homes/Fjellstua/prices", **{"from": "2025-10-01", "to": "2025-10-02"}
+        )
+        assert healed.status == 200
+        assert len(healed.json()["intervals"]) == 192

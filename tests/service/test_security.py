@@ -212,3 +212,21 @@ async def test_the_token_is_in_nothing_a_verbose_process_writes(
     assert b"502" in err
     for part in (*seen, out, err):
         assert TOKEN.encode() not in part
+
+
+async def test_refusals_of_the_web_layer_are_json_errors_too() -> None:
+    async with service() as rig:
+        too_big = await rig.post("/v1-beta/gql", data=b"x" * (MAX_BODY + 1))
+        unknown = await rig.get("/v2/homes")
+        wrong_method = await rig.post("/v1/homes", data=b"")
+        for answer, status, said in (
+            (too_big, 413, "64 KiB"),
+            (unknown, 404, "/v2/homes"),
+            (wrong_method, 405, "GET"),
+        ):
+            assert answer.status == status
+            assert answer.headers["Content-Type"].startswith("application/json")
+            error = answer.json()["error"]
+            assert error["status"] == status
+            assert said in error["message"]
+        assert "GET" in wrong_method.headers["Allow"]

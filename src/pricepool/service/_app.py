@@ -15,14 +15,13 @@ from aiohttp import web
 
 from . import _gql, _metrics, _rest
 from ._hub import Hub
+from ._rest import MAX_BODY
 
 __all__ = ["MAX_BODY", "KeyRequired", "loopback", "make_app", "serve"]
 
 log = logging.getLogger("pricepool.service")
 access = logging.getLogger("pricepool.access")
 
-MAX_BODY: Final = 64 * 1024
-"""Request bodies larger than this are refused with 413."""
 
 _OPEN: Final = frozenset({"/healthz"})
 _KEY: Final = web.AppKey("api_key", str)

@@ -55,6 +55,9 @@ __all__ = ["HUB", "add_routes", "problem"]
 HUB: Final = web.AppKey("hub", Hub)
 ENDPOINT: Final = web.AppKey("endpoint", str)
 
+MAX_BODY: Final = 64 * 1024
+"""Request bodies larger than this are refused with 413."""
+
 # Published day-ahead prices never change: a day's answer may be kept this long.
 _FOREVER = 86_400 * 30
 _QUARTER = 900
@@ -571,7 +574,8 @@ def _default_end(lo: datetime, now: datetime, tz: Any) -> datetime:
 async def refusals(
     request: web.Request, handler: Callable[[web.Request], Any]
 ) -> web.StreamResponse:
-    """A :class:`Refused` as its JSON error answer."""
+    """A :class:`Refused` as its JSON error answer; so too the web layer's own refusals
+    (no such route, wrong method, a body too large), which it would answer in plain text."""
     try:
         response: web.StreamResponse = await handler(request)
         return response
@@ -579,6 +583,25 @@ async def refusals(
         return problem(
             err.status, err.message, parameter=err.parameter, retry_after=err.retry_after
         )
+    except web.HTTPException as err:
+        if err.status < 400:
+            raise
+        answer = problem(err.status, _said(err, request))
+        for name in ("Allow", "WWW-Authenticate"):
+            if name in err.headers:
+                answer.headers[name] = err.headers[name]
+        return answer
+
+
+def _said(err: web.HTTPException, request: web.Request) -> str:
+    if isinstance(err, web.HTTPRequestEntityTooLarge):
+        return f"the request body is over {MAX_BODY // 1024} KiB"
+    if isinstance(err, web.HTTPNotFound):
+        return f"no route {request.path}; the routes are under /v1 and /v1-beta/gql"
+    if isinstance(err, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(err.allowed_methods))
+        return f"{request.method} is not answered at {request.path}; use {allowed}"
+    return err.reason
 
 
 def add_routes(app: web.Application, hub: Hub, endpoint: str) -> None:
