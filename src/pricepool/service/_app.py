@@ -13,7 +13,7 @@ from typing import Final
 
 from aiohttp import web
 
-from . import _gql, _metrics, _rest
+from . import _events, _gql, _metrics, _rest
 from ._hub import Hub
 from ._rest import MAX_BODY
 
@@ -97,8 +97,12 @@ async def _healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "up"})
 
 
-def make_app(hub: Hub, *, endpoint: str, api_key: str | None = None) -> web.Application:
-    """The service's application over ``hub``; ``api_key`` guards every route but /healthz."""
+def make_app(
+    hub: Hub, *, endpoint: str, api_key: str | None = None, watch: bool = False
+) -> web.Application:
+    """The service's application over ``hub``; ``api_key`` guards every route but /healthz;
+    ``watch`` fetches tomorrow at publication time and announces it on ``/events`` (what
+    ``pricepool serve`` does; off for an application that only answers)."""
     app = web.Application(
         client_max_size=MAX_BODY, middlewares=[_logged, _metrics.counted, _guard, _rest.refusals]
     )
@@ -116,6 +120,7 @@ def make_app(hub: Hub, *, endpoint: str, api_key: str | None = None) -> web.Appl
     _rest.add_routes(app, hub, endpoint)
     _gql.add_routes(app, hub)
     _metrics.add_routes(app, hub)
+    _events.add_routes(app, hub, watch=watch)
     return app
 
 

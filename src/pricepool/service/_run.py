@@ -49,7 +49,7 @@ async def run_service(
         limiter=limiter_for(store, token),
     )
     hub = Hub(source, store=store, clock=clock, meta_path=_meta_path(text))
-    app = make_app(hub, endpoint=endpoint, api_key=api_key)
+    app = make_app(hub, endpoint=endpoint, api_key=api_key, watch=True)
 
     def started(where: str) -> None:
         # One line on stdout a supervisor (or a test) can wait for.
