@@ -8,7 +8,9 @@ import asyncio
 import os
 import random
 import signal
+import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -28,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HOME = DEFAULT_HOMES[0].id
 PRICES = f"/v1/homes/{HOME}/prices"
 PIDS: dict[str, int] = {}
+LOGS: dict[int, str] = {}
+"""What each replica (by pid) wrote on stderr, once it has stopped."""
 
 
 @pytest.fixture
@@ -79,6 +83,7 @@ async def replicas(dsn: str, endpoint: str, count: int) -> AsyncIterator[list[st
                 proc.send_signal(signal.SIGTERM)
         for proc in procs:
             _, err = await asyncio.wait_for(proc.communicate(), 60)
+            LOGS[proc.pid] = err.decode()
             assert proc.returncode in (0, -signal.SIGKILL), err.decode()
 
 
@@ -181,3 +186,58 @@ async def test_a_replica_killed_mid_fetch_leaves_the_span_to_another(
     assert body["missing"] == []
     assert len(body["intervals"]) == 19 * 24
     assert body["source_error"] is None
+
+
+@needs_server
+async def test_a_replica_answers_while_the_database_is_away_and_saves_when_back(
+    simulator: Simulator,
+) -> None:
+    # A cluster of its own, halted and started again (in /tmp, where its unprivileged owner
+    # can reach it).
+    script = ROOT / ".ci" / "postgres"
+    folder = Path(tempfile.mkdtemp(prefix="pricepool-pg."))
+
+    async def cluster(action: str) -> str:
+        done = await asyncio.to_thread(
+            subprocess.run, [str(script), action, str(folder)], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    march = {"from": "2024-03-01T00:00:00+00:00", "to": "2024-03-08T00:00:00+00:00"}
+    april = {"from": "2024-04-01T00:00:00+00:00", "to": "2024-04-08T00:00:00+00:00"}
+    dsn = await cluster("start")
+    try:
+        async with (
+            replicas(dsn, simulator.endpoint, 1) as (url,),
+            aiohttp.ClientSession() as http,
+        ):
+
+            async def ready() -> int:
+                async with http.get(url + "/readyz") as answer:
+                    return answer.status
+
+            first = await ask([url], [march])
+            assert await ready() == 200
+            await cluster("halt")
+            # Answered from memory, and from the API for what memory lacks.
+            assert await ask([url], [march]) == first
+            await ask([url], [april])
+            assert await ready() == 503
+            await cluster("start")
+            for _ in range(100):
+                if await ready() == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert await ready() == 200
+        said = [line for line in LOGS[PIDS[url]].splitlines() if "unreachable" in line]
+        assert len(said) == 1, LOGS[PIDS[url]]
+        assert "WARNING" in said[0]
+        assert "answering from memory" in said[0]
+        # Stopped (SIGTERM): what it learned while the database was away is saved.
+        sent = price_requests(simulator)
+        async with replicas(dsn, simulator.endpoint, 1) as again:
+            await ask(again, [march, april])
+        assert price_requests(simulator) == sent
+    finally:
+        await cluster("stop")
