@@ -35,6 +35,8 @@ from .common import (
     span_data,
 )
 
+_ROOT = Path(__file__).resolve().parent.parent
+
 
 def _in_file(kind: type[Any], folder: Path) -> Store:
     return cast(Store, kind(folder / "pricepool.db"))
@@ -62,6 +64,7 @@ async def run(cfg: Config) -> list[Row]:
             rows.append(Row(f"stores.{name}", f"{name}: not available", None, "", verdict="n/a"))
             continue
         rows.extend(await _measure(name, partial(make, kind), year, grown, repeat))
+        rows.append(await _beside(name, partial(make, kind), year, grown, repeat))
     rows.extend(await side_by_side(cfg, year, grown))
     return rows
 
@@ -127,6 +130,69 @@ async def _measure(
             "ms",
         ),
     ]
+
+
+async def _beside(
+    name: str, make: Callable[[Path], Store], year: Snapshot, grown: Snapshot, repeat: int
+) -> Row:
+    """Saving one new day into a year while another process holds the same store and has
+    saved a day of its own there since (the save merges, and takes that day back in)."""
+    add = float("inf")
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="pricepool-bench-") as tmp:
+            folder = Path(tmp)
+            store = make(folder)
+            await store.save(year)
+            await store.load(HOME.id)
+            other = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bench.stores",
+                "--hold",
+                name,
+                str(folder),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                cwd=_ROOT,
+            )
+            try:
+                assert other.stdout is not None
+                if (await other.stdout.readline()).strip() != b"held":
+                    raise RuntimeError(f"the other process could not hold the {name}")
+                started = clock()
+                delta = await store.save(grown)
+                add = min(add, clock() - started)
+                if delta is None:
+                    raise RuntimeError(f"{name}: the other process's day did not come back")
+            finally:
+                assert other.stdin is not None
+                other.stdin.close()
+                await other.wait()
+            await store.close()
+    return Row(
+        f"stores.{name}.save_day_shared",
+        f"{name}: save one new day into a year, another process holding the store",
+        add * 1e3,
+        "ms",
+        note="the other process saved a day of its own first: this save merges it back",
+    )
+
+
+async def _hold(name: str, folder: Path) -> None:
+    """The other process of ``_beside``: save a day the first one lacks, then keep the
+    store open until told to stop (stdin closed)."""
+    module, attr, make = STORES[name]
+    store = make(getattr(importlib.import_module(module), attr), folder)
+    first_day = TODAY - timedelta(days=400)
+    pool = pool_for(BenchSource(span_data(midnight(first_day), midnight(first_day) + 86_400)))
+    await fill(pool, edges(first_day, 1))
+    known = await store.load(HOME.id)
+    if known is None:
+        raise RuntimeError("nothing to hold")
+    await store.save(pool.snapshot())
+    print("held", flush=True)
+    await asyncio.to_thread(sys.stdin.read)
+    await store.close()
 
 
 def _disk(folder: Path) -> int:
@@ -318,3 +384,7 @@ def _rows(kind: str, label: str, best: list[float]) -> list[Row]:
         ),
         Row(f"stores.{kind}.read_warm", f"{label}: the same day again (warm)", warm * 1e6, "us"),
     ]
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--hold"]:
+    asyncio.run(_hold(sys.argv[2], Path(sys.argv[3])))
