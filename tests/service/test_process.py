@@ -151,3 +151,21 @@ async def test_a_key_from_the_option_the_environment_or_config_guards_every_rout
         code, out, err = await served.stop()
     assert code == 0
     assert key.encode() not in out + err
+
+
+async def test_sighup_stops_as_cleanly(tmp_path: Path, upstream: Served) -> None:
+    # A closed terminal or a supervisor's reload sends SIGHUP: saved first, exit 0.
+    store = tmp_path / "service.sqlite"
+    async with (
+        running(tmp_path, upstream.endpoint, "--store", str(store)) as served,
+        aiohttp.ClientSession() as http,
+    ):
+        status, _ = await _ask(http, served.url + QUESTIONS[0])
+        assert status == 200
+        code, _, err = await served.stop(signal.SIGHUP)
+    assert code == 0, err.decode()
+    saved = SqliteStore(store)
+    try:
+        assert await saved.homes()
+    finally:
+        await saved.close()

@@ -24,6 +24,8 @@ access = logging.getLogger("pricepool.access")
 
 
 _OPEN: Final = frozenset({"/healthz"})
+# What systemd, docker, timeout and a closed terminal send: each stops the service cleanly.
+_STOPS: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 _KEY: Final = web.AppKey("api_key", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -133,13 +135,13 @@ async def serve(
     grace: float = 10.0,
     started: Callable[[str], None] | None = None,
 ) -> None:
-    """Answer on ``host:port`` until SIGTERM or SIGINT; then stop accepting, let answers under
-    way finish (up to ``grace`` seconds), flush every store, and return."""
+    """Answer on ``host:port`` until SIGTERM, SIGINT or SIGHUP; then stop accepting, let
+    answers under way finish (up to ``grace`` seconds), flush every store, and return."""
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace, handle_signals=False)
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in _STOPS:
         loop.add_signal_handler(signum, stop.set)
     try:
         site = web.TCPSite(runner, host, port)
@@ -151,7 +153,7 @@ async def serve(
         await stop.wait()
         log.info("stopping: finishing answers under way, then saving")
     finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in _STOPS:
             loop.remove_signal_handler(signum)
         try:
             await runner.cleanup()

@@ -31,7 +31,8 @@ HELP = "\n\n".join(
         "/v1/homes/HOME/events, Prometheus metrics at /metrics, /healthz and /readyz.",
         "Binds 127.0.0.1 by default. Any other address needs --api-key (or api_key in "
         f"config.toml, or {KEY_ENV}); clients then send Authorization: Bearer KEY on every "
-        "route but /healthz. SIGTERM or SIGINT: answers under way finish, the store is saved.",
+        "route but /healthz. SIGTERM, SIGINT or SIGHUP: answers under way finish, the store "
+        "is saved, exit 0.",
     )
 )
 
