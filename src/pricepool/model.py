@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -19,6 +19,7 @@ __all__ = [
     "PriceInterval",
     "PriceLevel",
     "Span",
+    "find_home",
     "zone",
 ]
 
@@ -313,6 +314,20 @@ class HomeInfo:
     @property
     def tz(self) -> ZoneInfo:
         return zone(self.time_zone)
+
+
+def find_home(wanted: str, homes: Sequence[HomeInfo]) -> HomeInfo | None:
+    """The home ``wanted`` names: its id, its nickname (any case) or a unique start of its
+    id; None when no single home matches."""
+    for home in homes:
+        if home.id == wanted:
+            return home
+    folded = wanted.casefold()
+    named = [h for h in homes if h.nickname and h.nickname.casefold() == folded]
+    if len(named) == 1:
+        return named[0]
+    prefixed = [h for h in homes if h.id.startswith(wanted)]
+    return prefixed[0] if len(prefixed) == 1 else None
 
 
 @dataclass(frozen=True, slots=True)

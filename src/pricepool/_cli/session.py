@@ -141,17 +141,12 @@ class Watched:
 
 def match_home(wanted: str, homes: list[HomeInfo]) -> HomeInfo:
     """The home ``wanted`` names: its id, its nickname, or a unique start of its id."""
-    for home in homes:
-        if home.id == wanted:
-            return home
-    folded = wanted.casefold()
-    named = [h for h in homes if h.nickname and h.nickname.casefold() == folded]
-    if len(named) == 1:
-        return named[0]
-    prefixed = [h for h in homes if h.id.startswith(wanted)]
-    if len(prefixed) == 1:
-        return prefixed[0]
-    raise UsageProblem(f"no single home matches {wanted!r}; {_listing(homes)}")
+    from pricepool.model import find_home
+
+    found = find_home(wanted, homes)
+    if found is None:
+        raise UsageProblem(f"no single home matches {wanted!r}; {_listing(homes)}")
+    return found
 
 
 def _listing(homes: list[HomeInfo]) -> str:

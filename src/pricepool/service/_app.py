@@ -64,8 +64,9 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def _logged(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """One structured access line per answer; the query string may hold nothing secret but
-    is left out all the same (only the route and what came of it)."""
+    """One structured access line per answer, and its count and time in the metrics; the
+    query string may hold nothing secret but is left out all the same (only the route
+    and what came of it)."""
     started = time.perf_counter()
     status = 500
     try:
@@ -79,6 +80,7 @@ async def _logged(request: web.Request, handler: Handler) -> web.StreamResponse:
         took = time.perf_counter() - started
         route = request.match_info.route.resource
         name = route.canonical if route is not None else "unmatched"
+        _metrics.seen(request.app, name, request.method, status, took)
         access.info(
             "%s %s %d %.1fms",
             request.method,
@@ -105,9 +107,7 @@ def make_app(
     """The service's application over ``hub``; ``api_key`` guards every route but /healthz;
     ``watch`` fetches tomorrow at publication time and announces it on ``/events`` (what
     ``pricepool serve`` does; off for an application that only answers)."""
-    app = web.Application(
-        client_max_size=MAX_BODY, middlewares=[_logged, _metrics.counted, _guard, _rest.refusals]
-    )
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[_logged, _guard, _rest.refusals])
     if api_key:
         app[_KEY] = api_key
 

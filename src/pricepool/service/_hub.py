@@ -18,7 +18,7 @@ from ..errors import (
     StorageError,
     UnknownHomeError,
 )
-from ..model import HomeInfo
+from ..model import HomeInfo, find_home
 from ..pool import IntervalPool
 from ..publication import Publication
 from ..storage.base import Snapshot
@@ -40,18 +40,11 @@ _GATHER = 0.02
 
 
 def match(wanted: str, homes: list[HomeInfo]) -> HomeInfo:
-    """The home ``wanted`` names: its id, its nickname (any case), or a unique start of its id."""
-    for home in homes:
-        if home.id == wanted:
-            return home
-    folded = wanted.casefold()
-    named = [h for h in homes if h.nickname and h.nickname.casefold() == folded]
-    if len(named) == 1:
-        return named[0]
-    prefixed = [h for h in homes if h.id.startswith(wanted)]
-    if len(prefixed) == 1:
-        return prefixed[0]
-    raise UnknownHomeError(f"no single home matches {wanted!r}")
+    """The home ``wanted`` names (see :func:`find_home`); UnknownHomeError when none does."""
+    found = find_home(wanted, homes)
+    if found is None:
+        raise UnknownHomeError(f"no single home matches {wanted!r}")
+    return found
 
 
 class Hub:

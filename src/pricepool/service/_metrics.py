@@ -8,8 +8,7 @@ API nothing.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -25,7 +24,6 @@ from ._hub import Hub
 __all__ = ["PATH", "add_routes"]
 
 PATH: Final = "/metrics"
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Metrics:
@@ -170,27 +168,15 @@ def _left(until: datetime | None, now: datetime) -> float:
     return max(0.0, (until - now).total_seconds()) if until is not None else 0.0
 
 
-@web.middleware
-async def counted(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every answer counted by its route template and status, and timed."""
-    metrics = request.app[_KEY]
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as err:
-        status = err.status
-        raise
-    finally:
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "unmatched"
-        metrics.seen(route, request.method, status, time.perf_counter() - started)
+def seen(app: web.Application, route: str, method: str, status: int, seconds: float) -> None:
+    """Count one answer of ``app`` (its access log calls this)."""
+    metrics = app.get(_KEY)
+    if metrics is not None:
+        metrics.seen(route, method, status, seconds)
 
 
 def add_routes(app: web.Application, hub: Hub) -> None:
-    """``GET /metrics`` and the middleware that counts every answer."""
+    """``GET /metrics``; every answer is counted through :func:`seen`."""
     metrics = Metrics(hub)
     app[_KEY] = metrics
 
