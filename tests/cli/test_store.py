@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from pricepool.storage.sqlite_store import APPLICATION_ID
@@ -57,3 +58,21 @@ def test_read_only_cache_commands_change_nothing(served: Served, tmp_path: Path)
             assert run("cache", *command, store=text).exit_code == 0
         after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
         assert after == before
+
+
+def test_every_file_that_is_not_a_store_exits_2_and_is_left_alone(tmp_path: Path) -> None:
+    """A foreign SQLite database and a 0-byte file are wrong paths as much as a text file."""
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE notes (text)")
+    db.close()
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    for store in (foreign, empty, tmp_path / "foreign.db" / "under.sqlite"):
+        for line in (("cache", "stats"), ("cache", "gc"), ("prices", "--home", "x")):
+            result = run(*line, store=str(store))
+            assert result.exit_code == 2, (store, line, result.output)
+            assert result.stderr.startswith("error: ")
+            assert str(store) in result.stderr
+    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before
