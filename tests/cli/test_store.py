@@ -76,3 +76,28 @@ def test_every_file_that_is_not_a_store_exits_2_and_is_left_alone(tmp_path: Path
             assert result.stderr.startswith("error: ")
             assert str(store) in result.stderr
     assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_read_only_cache_commands_leave_a_damaged_store_where_it_is(tmp_path: Path) -> None:
+    """stats, coverage and export name the damage; only a writing command moves it aside."""
+    database = tmp_path / "prices.sqlite"
+    head = bytearray(b"SQLite format 3\x00" + b"\x07" * 4000)
+    head[68:72] = APPLICATION_ID.to_bytes(4, "big")
+    database.write_bytes(bytes(head))
+    folder = tmp_path / "json"
+    folder.mkdir()
+    home = "pricepool.68e6938b-91a6-4199-a0d4-f24c22be87bb"
+    (folder / f"{home}.json").write_text(
+        f'{{"version":1,"minor_version":2,"key":"{home}","data":'
+        + "[" * 100_000
+        + "]" * 100_000
+        + "}"
+    )
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    for store in (str(database), f"{folder}/"):
+        for command in ("stats", "coverage", "export"):
+            result = run("cache", command, store=store)
+            assert result.exit_code == 1, (store, command, result.output)
+            assert result.stderr.startswith("error: ")
+            assert "damaged" in result.stderr
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before

@@ -279,7 +279,9 @@ class SqliteStore:
             self._build()
             path = self.path
         self._readonly = _unwritable(path)
-        db = self._connection(readonly=self._readonly is not None or not self.create)
+        # Read-write even when asked not to change anything (``create`` false), when we may:
+        # only such a connection, the last to close, removes the -wal and -shm it opened.
+        db = self._connection(readonly=self._readonly is not None)
         try:
             ours, damaged = self._recognise(db, path)
             if damaged is not None:
