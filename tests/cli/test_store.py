@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -101,3 +102,26 @@ def test_read_only_cache_commands_leave_a_damaged_store_where_it_is(tmp_path: Pa
             assert result.stderr.startswith("error: ")
             assert "damaged" in result.stderr
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_a_store_it_cannot_write_still_shows_prices_and_says_so_once(
+    served: Served, tmp_path: Path
+) -> None:
+    """A store this pricepool may read but not write (here: written by a newer minor
+    version): the prices are shown, one warning names the file, and the file stays."""
+    folder = tmp_path / "json"
+    line = ("prices", "--home", "Fjellstua", "-f", "csv")
+    assert run(*line, endpoint=served.endpoint, store=f"{folder}/").exit_code == 0
+    (stored,) = folder.glob("*.json")
+    document = json.loads(stored.read_text())
+    document["minor_version"] += 1
+    stored.write_text(json.dumps(document))
+    before = stored.read_bytes()
+    earlier = ("--from", "2026-11-20", "--to", "2026-11-20")
+    result = run(*line, *earlier, endpoint=served.endpoint, store=f"{folder}/")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("\n") == 1 + 24 * 4
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("warning: ")
+    assert str(stored) in result.stderr
+    assert stored.read_bytes() == before
