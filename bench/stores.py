@@ -62,6 +62,7 @@ async def run(cfg: Config) -> list[Row]:
             rows.append(Row(f"stores.{name}", f"{name}: not available", None, "", verdict="n/a"))
             continue
         rows.extend(await _measure(name, partial(make, kind), year, grown, repeat))
+        rows.append(await beside_another(name, partial(make, kind), year, grown, repeat))
     rows.extend(await side_by_side(cfg, year, grown))
     return rows
 
@@ -127,6 +128,73 @@ async def _measure(
             "ms",
         ),
     ]
+
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+async def beside_another(
+    name: str, make: Callable[[Path], Store], year: Snapshot, grown: Snapshot, repeat: int
+) -> Row:
+    """Save one new day into a year while another process holds the same store open and
+    has saved a day of its own since: the save takes that day in (issue 9's merge)."""
+    best = float("inf")
+    root = _ROOT
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="pricepool-bench-") as tmp:
+            folder = Path(tmp)
+            store = make(folder)
+            await store.save(year)
+            other = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                f"from bench.stores import hold; hold({name!r}, {tmp!r})",
+                cwd=root,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            assert other.stdin is not None
+            assert other.stdout is not None
+            try:
+                if await other.stdout.readline() != b"saved\n":
+                    raise RuntimeError(f"{name}: the other process did not save its day")
+                started = clock()
+                await store.save(grown)
+                best = min(best, clock() - started)
+            finally:
+                other.stdin.close()
+                await other.wait()
+            await store.close()
+            loaded = await make(folder).load(HOME.id)
+            if loaded is None or len(loaded.intervals) != len(grown.intervals) + 96:
+                raise RuntimeError(f"{name}: a save beside another process lost a day")
+    return Row(
+        f"stores.{name}.save_day_shared",
+        f"{name}: save one new day into a year, another process holding the store",
+        best * 1e3,
+        "ms",
+        note="the other process saved a day of its own first",
+    )
+
+
+def hold(name: str, folder: str) -> None:
+    """The other process of ``beside_another``: load the store, save a day before the
+    year, say so, and keep the store open until stdin closes."""
+
+    async def go() -> None:
+        module, attr, make = STORES[name]
+        store = make(getattr(importlib.import_module(module), attr), Path(folder))
+        first_day = TODAY - timedelta(days=365)
+        before = first_day - timedelta(days=1)
+        pool = pool_for(BenchSource(span_data(midnight(before), midnight(first_day))))
+        await fill(pool, edges(before, 1))
+        await store.load(HOME.id)
+        await store.save(pool.snapshot())
+        print("saved", flush=True)
+        await asyncio.to_thread(sys.stdin.read)
+        await store.close()
+
+    asyncio.run(go())
 
 
 def _disk(folder: Path) -> int:
