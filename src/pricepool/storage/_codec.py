@@ -89,16 +89,18 @@ def check(snapshot: Any) -> None:
     """ValueError naming the first thing in a stored ``snapshot`` a pool could not hold:
     intervals out of order or overlapping, an interval of no group or outside its group."""
     spans = {g.id: g.span for g in snapshot.groups}
-    end: datetime | None = None
+    # Instants, not datetimes: two in one zone compare by wall time, and autumn's
+    # repeated hour would look like an overlap.
+    end: float | None = None
     for item, gid in zip(snapshot.intervals, snapshot.group_ids, strict=True):
         span = spans.get(gid)
         if span is None:
             raise ValueError(f"interval at {item.start.isoformat()} is held by no fetch group")
         if not span.start <= item.start < span.end:
             raise ValueError(f"interval at {item.start.isoformat()} lies outside its fetch group")
-        if end is not None and item.start < end:
+        if end is not None and item.start.timestamp() < end:
             raise ValueError(f"intervals overlap or are out of order at {item.start.isoformat()}")
-        end = item.end
+        end = item.end.timestamp()
 
 
 def cause(err: BaseException) -> str:
