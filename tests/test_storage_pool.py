@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from pricepool import IntervalPool, JsonFileStore, ManualClock, SqliteStore
+from pricepool import IntervalPool, JsonFileStore, ManualClock, SqliteStore, StorageError
 from pricepool.clock import local_midnight
 from pricepool.model import zone
 
@@ -92,3 +94,55 @@ async def test_a_store_used_as_a_context_manager_is_closed_and_reopens(
     ):
         assert await pool.get_intervals(*span) == held
     assert len(source.calls) == 1
+
+
+async def test_a_pool_on_a_read_only_sqlite_store_reads_it_and_says_once_it_cannot_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock(NOW)
+    day = (local_midnight(date(2025, 5, 1), TZ), local_midnight(date(2025, 5, 2), TZ))
+    store = SqliteStore(tmp_path / "pool.db")
+    async with IntervalPool(HOME, FakeSource(clock), store=store, clock=clock) as pool:
+        await pool.get_intervals(*day)
+    await store.close()
+    before = _read_only(tmp_path)
+    if os.geteuid() == 0:
+        # Root may write anyway; the store asks access() as it would for anyone.
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: real(p, mode) and not (mode & os.W_OK))
+    source = FakeSource(clock)
+    store = SqliteStore(tmp_path / "pool.db")
+    try:
+        with caplog.at_level(logging.WARNING, logger="pricepool"):
+            pool = IntervalPool(HOME, source, store=store, clock=clock, save_delay=0)
+            await pool.open()
+            assert len(await pool.get_intervals(*day)) == 24  # read from the store
+            assert source.calls == []
+            for n in range(2, 5):
+                later = (
+                    local_midnight(date(2025, 5, n), TZ),
+                    local_midnight(date(2025, 5, n + 1), TZ),
+                )
+                assert len(await pool.get_intervals(*later)) == 24  # kept in memory
+            with pytest.raises(StorageError):
+                await pool.close()
+        said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(said) == 1, said
+        assert str(tmp_path / "pool.db") in said[0]
+        assert "read-only" in said[0]
+    finally:
+        await store.close()
+        os.chmod(tmp_path, 0o755)  # so that pytest can remove it
+    # Only the database: as root, SQLite may still make its -shm in the read-only folder.
+    assert _database(tmp_path) == before
+
+
+def _read_only(folder: Path) -> bytes:
+    """Make the store's folder and file read-only; the database's bytes."""
+    (folder / "pool.db").chmod(0o444)
+    folder.chmod(0o555)
+    return _database(folder)
+
+
+def _database(folder: Path) -> bytes:
+    return (folder / "pool.db").read_bytes()

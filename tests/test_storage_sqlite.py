@@ -390,3 +390,24 @@ def test_a_snapshot_group_is_kept_with_its_fetch_time_to_the_microsecond() -> No
     group = Group(1, at, Span(at, at + STEP))
     home = HomeInfo("h", "UTC")
     assert Snapshot(home, groups=[group]).groups == (group,)
+
+
+async def test_the_repeated_hour_of_autumn_loads_back(tmp_path: Path) -> None:
+    """02:30 CEST and 02:30 CET are an hour apart; on the wall clock they look the same,
+    and a check comparing wall times took the later for an overlap and set the home aside."""
+    m = model()
+    oslo = m.home.tz
+    night = datetime(2025, 10, 26, 0, 30, tzinfo=UTC)
+    starts = (night, night + timedelta(hours=1))
+    intervals = [
+        PriceInterval(start=s.astimezone(oslo), end=(s + STEP).astimezone(oslo), total=1.0)
+        for s in starts
+    ]
+    m.fetch(Span(night - timedelta(hours=1), night + timedelta(hours=2)), intervals, START)
+    store = SqliteStore(tmp_path / "db")
+    await store.save(m.snapshot())
+    await store.close()
+    loaded = SqliteStore(tmp_path / "db")
+    assert_same(await loaded.load("home-1"), m.snapshot())
+    await loaded.close()
+    assert set_aside(tmp_path) == []

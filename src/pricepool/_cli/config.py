@@ -165,10 +165,10 @@ def open_store(text: str, *, create: bool = True) -> Store:
     if not create and not path.exists():
         raise NotAStore(f"no store at {text}")
     if path.is_dir() or text.endswith(("/", os.sep)):
-        return JsonFileStore(path)
+        return JsonFileStore(path, create=create)
     if path.is_file() and path.stat().st_size > 0:
         with path.open("rb") as file:
             head = file.read(len(_SQLITE))
         if head != _SQLITE:
             raise NotAStore(f"{text} is not a pricepool store; it was left untouched")
-    return SqliteStore(path)
+    return SqliteStore(path, create=create)

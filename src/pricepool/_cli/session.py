@@ -269,9 +269,14 @@ class Session:
             self.warn(f"{describe(err, self.endpoint)} — showing {what}")
 
     async def close(self) -> None:
+        from pricepool.errors import StorageError
+
         try:
             for pool in self._pools.values():
-                await pool.close()
+                # A store that cannot take the save (read-only, newer version) was named in
+                # one warning when the save failed; what was fetched is still shown.
+                with contextlib.suppress(StorageError):
+                    await pool.close()
         finally:
             try:
                 await self.source.close()

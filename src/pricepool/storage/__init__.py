@@ -1,6 +1,6 @@
 """Stores keep what a pool learned across restarts."""
 
-from .base import Group, Pending, Snapshot, Store
+from .base import Group, NotAStoreError, Pending, Snapshot, Store
 from .ha_import import import_ha
 from .json_store import JsonFileStore
 from .postgres_limiter import PostgresLimiter
@@ -10,6 +10,7 @@ from .sqlite_store import SqliteStore
 __all__ = [
     "Group",
     "JsonFileStore",
+    "NotAStoreError",
     "Pending",
     "PostgresLimiter",
     "PostgresStore",

@@ -6,9 +6,22 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from ..errors import StorageError
 from ..model import Group, HomeInfo, Pending, PriceInterval, Span
 
-__all__ = ["Group", "Pending", "Snapshot", "Store"]
+__all__ = ["Group", "NotAStoreError", "Pending", "Snapshot", "Store"]
+
+
+class NotAStoreError(StorageError):
+    """``path`` names something that is not a pricepool store (a foreign or empty file, a
+    folder, a path under a file); it was left exactly as it was."""
+
+    # The CLI's status for a wrong argument: the user named the wrong path.
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: object) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class Snapshot:

@@ -46,7 +46,7 @@ from ..errors import StorageError
 from ..model import HomeInfo, PriceInterval, Span
 from ._codec import BAD_VALUE, cause, interval, row, set_aside
 from ._merge import Book, Known
-from .base import Group, Pending, Snapshot
+from .base import Group, NotAStoreError, Pending, Snapshot
 
 __all__ = ["MINOR_VERSION", "VERSION", "JsonFileStore"]
 
@@ -139,14 +139,16 @@ class JsonFileStore:
                 raise StorageError(f"{self.folder} does not exist") from None
             return False
         except NotADirectoryError:
-            raise StorageError(
-                f"{self.folder} cannot be a store folder: a part of its path is a file"
+            raise NotAStoreError(
+                f"{self.folder} cannot be a store folder: a part of its path is a file",
+                path=self.folder,
             ) from None
         except OSError as err:
             raise StorageError(f"cannot open {self.folder}: {cause(err)}") from err
         if not stat.S_ISDIR(info.st_mode):
-            raise StorageError(
-                f"{self.folder} is a file, not a folder; a JSON store is a folder of files"
+            raise NotAStoreError(
+                f"{self.folder} is a file, not a folder; a JSON store is a folder of files",
+                path=self.folder,
             )
         return True
 
@@ -183,15 +185,16 @@ class JsonFileStore:
         try:
             size = path.stat().st_size
             if size > _LARGEST:
-                raise StorageError(
+                raise NotAStoreError(
                     f"{path} is not a pricepool store: {size / 2**20:.0f} MiB is more than "
-                    f"any store holds (at most {_LARGEST // 2**20} MiB)"
+                    f"any store holds (at most {_LARGEST // 2**20} MiB)",
+                    path=path,
                 )
             raw = path.read_bytes()
         except FileNotFoundError:
             return None
         except IsADirectoryError:
-            raise StorageError(f"{path} is a folder, not a pricepool store") from None
+            raise NotAStoreError(f"{path} is a folder, not a pricepool store", path=path) from None
         except PermissionError as err:
             raise StorageError(f"cannot read {path}: permission denied ({cause(err)})") from err
         except OSError as err:
@@ -203,10 +206,14 @@ class JsonFileStore:
             # Only a file that starts as this store writes its files is ours to move.
             why = "not valid JSON" if isinstance(err, ValueError) else "nested too deeply"
             if not _looks_ours(raw):
-                raise StorageError(f"{path} is not a pricepool store ({why})") from None
+                raise NotAStoreError(
+                    f"{path} is not a pricepool store ({why})", path=path
+                ) from None
             return self._damaged(path, why, locked=locked, home_id=home_id)
         if not _envelope(document):
-            raise StorageError(f"{path} is not a pricepool store (no pricepool envelope)")
+            raise NotAStoreError(
+                f"{path} is not a pricepool store (no pricepool envelope)", path=path
+            )
         try:
             data, version = _open_envelope(document, path, key)
             book = decode(data, home_id)

@@ -61,7 +61,7 @@ from ._merge import (
     pending_edges,
     spans,
 )
-from .base import Group, Pending, Snapshot
+from .base import Group, NotAStoreError, Pending, Snapshot
 
 __all__ = ["APPLICATION_ID", "SCHEMA", "SqliteStore"]
 
@@ -240,19 +240,22 @@ class SqliteStore:
         except FileNotFoundError:
             return None
         except NotADirectoryError:
-            raise StorageError(
-                f"{path} cannot be a store: a part of its folder path is a file"
+            raise NotAStoreError(
+                f"{path} cannot be a store: a part of its folder path is a file", path=path
             ) from None
         if stat.S_ISDIR(info.st_mode):
-            raise StorageError(
+            raise NotAStoreError(
                 f"{path} is a folder; give the path of a database file, such as "
-                f"{path / 'pricepool.db'}"
+                f"{path / 'pricepool.db'}",
+                path=path,
             )
         if not stat.S_ISREG(info.st_mode):
-            raise StorageError(f"{path} is not a regular file, so not a pricepool store")
+            raise NotAStoreError(
+                f"{path} is not a regular file, so not a pricepool store", path=path
+            )
         if info.st_size == 0:
-            raise StorageError(
-                f"{path} is not a pricepool store: it is empty (0 bytes); not changed"
+            raise NotAStoreError(
+                f"{path} is not a pricepool store: it is empty (0 bytes); not changed", path=path
             )
         try:
             with open(path, "rb") as file:
@@ -260,8 +263,9 @@ class SqliteStore:
         except PermissionError as err:
             raise StorageError(f"cannot read {path}: permission denied ({cause(err)})") from err
         if not head.startswith(_HEADER):
-            raise StorageError(
-                f"{path} is not a pricepool store (not an SQLite database); not changed"
+            raise NotAStoreError(
+                f"{path} is not a pricepool store (not an SQLite database); not changed",
+                path=path,
             )
         return path
 
@@ -275,13 +279,20 @@ class SqliteStore:
             self._build()
             path = self.path
         self._readonly = _unwritable(path)
-        db = self._connection(readonly=self._readonly is not None or not self.create)
+        # Read-write even when asked not to change anything (``create`` false), when we may:
+        # only such a connection, the last to close, removes the -wal and -shm it opened.
+        db = self._connection(readonly=self._readonly is not None)
         try:
             ours, damaged = self._recognise(db, path)
             if damaged is not None:
-                if not (ours and self.create and self._readonly is None):
-                    what = "a damaged pricepool store" if ours else "not a pricepool store"
-                    raise StorageError(f"{path} is {what} ({damaged}); not changed")
+                if not ours:
+                    raise NotAStoreError(
+                        f"{path} is not a pricepool store ({damaged}); not changed", path=path
+                    )
+                if not (self.create and self._readonly is None):
+                    raise StorageError(
+                        f"{path} is a damaged pricepool store ({damaged}); not changed"
+                    )
                 # Moved before close: closing would delete a -wal it could not read.
                 set_aside(path, damaged, _COMPANIONS)
                 db.close()
@@ -316,9 +327,10 @@ class SqliteStore:
             }
             ours = app == APPLICATION_ID or (app == 0 and tables >= _TABLES_V1)
             if not ours:
-                raise StorageError(
+                raise NotAStoreError(
                     f"{path} is not a pricepool store (an SQLite database of something "
-                    "else); not changed"
+                    "else); not changed",
+                    path=path,
                 )
             check = db.execute("PRAGMA quick_check").fetchone()[0]
         except sqlite3.DatabaseError as err:
