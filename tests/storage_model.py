@@ -35,6 +35,8 @@ class Model:
     coverage: list[Span] = field(default_factory=list)
     pending: list[Pending] = field(default_factory=list)
     next_id: int = 1
+    # fetches whose answer held no interval
+    empty: set[int] = field(default_factory=set)
 
     def fetch(self, span: Span, intervals: list[PriceInterval], fetched_at: datetime) -> int:
         gid = self.next_id
@@ -45,25 +47,37 @@ class Model:
         for item in intervals:
             self.held[int(item.start.timestamp())] = (item, gid)
         self.groups[gid] = Group(gid, fetched_at, span)
+        if not intervals:
+            self.empty.add(gid)
         self.coverage.append(span)
         return gid
+
+    def holding(self) -> list[int]:
+        """The fetches holding an interval: the only ones a pool can evict."""
+        return sorted({gid for _, gid in self.held.values()})
 
     def evict(self, gid: int) -> None:
         """Drop a fetch, and the answered spans no other fetch holds an interval in."""
         span = self.groups.pop(gid).span
+        self.empty.discard(gid)
         for start in [s for s, (_, owner) in self.held.items() if owner == gid]:
             del self.held[start]
+        # Instants, not datetimes: in one zone those compare by wall time, so the repeated
+        # hour of a DST change would sort wrongly.
+        a0, b0 = span.start.timestamp(), span.end.timestamp()
         kept = sorted(
-            (i.start, i.end) for i, _ in self.held.values() if span.start <= i.start < span.end
+            (i.start.timestamp(), i.end.timestamp())
+            for i, _ in self.held.values()
+            if a0 <= i.start.timestamp() < b0
         )
         lost: list[Span] = []
-        cursor = span.start
+        cursor = a0
         for a, b in kept:
             if a > cursor:
-                lost.append(Span(cursor, a))
+                lost.append(Span(_utc(cursor), _utc(a)))
             cursor = max(cursor, b)
-        if cursor < span.end:
-            lost.append(Span(cursor, span.end))
+        if cursor < b0:
+            lost.append(Span(_utc(cursor), span.end))
         left: list[Span] = []
         for have in union(self.coverage):
             pieces = [have]
@@ -85,8 +99,9 @@ class Model:
         self.coverage = left
 
     def snapshot(self) -> Snapshot:
-        # Groups whose intervals were all replaced are dropped, as the pool's timeline does.
-        live = {gid for _, gid in self.held.values()}
+        # Groups whose intervals were all replaced are dropped, as the pool's timeline does;
+        # an answer that held none is carried, as a pool carries it to its store.
+        live = {gid for _, gid in self.held.values()} | self.empty
         order = sorted(self.held)
         return Snapshot(
             self.home,
@@ -96,6 +111,10 @@ class Model:
             coverage=list(self.coverage),
             pending=list(self.pending),
         )
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def replay(*models: Model) -> Model:
@@ -113,10 +132,7 @@ def replay(*models: Model) -> Model:
         for g in m.groups.values()
     ]
     for fetched_at, span, intervals in sorted(fetches, key=lambda f: f[0]):
-        # An answer without intervals makes no fetch group in a pool's snapshot, so a
-        # store cannot paint with it: it empties only its own writer's older fetches.
-        if intervals:
-            out.fetch(span, intervals, fetched_at)
+        out.fetch(span, intervals, fetched_at)
     out.coverage = [s for m in models for s in m.coverage]
     return out
 
@@ -172,7 +188,9 @@ def fetch(draw: st.DrawFn, tz: ZoneInfo, base: datetime) -> tuple[Span, list[Pri
     start = base + timedelta(hours=draw(st.integers(-10, 50)))
     count = draw(st.integers(1, 15)) * (4 // quarters)
     span = Span(start, start + step * count)
-    intervals = []
+    intervals: list[PriceInterval] = []
+    if draw(st.integers(0, 7)) == 0:
+        return span, intervals  # answered without a price: it still replaces older ones
     for k in range(count):
         if draw(st.integers(0, 9)) == 0:
             continue  # answered, but no price there
@@ -237,8 +255,8 @@ def play(model: Model, step: tuple[str, object], fetched_at: datetime) -> None:
     if kind == "fetch":
         span, intervals = cast(tuple[Span, list[PriceInterval]], value)
         model.fetch(span, intervals, fetched_at)
-    elif kind == "evict" and model.groups:
-        ids = sorted(model.groups)
+    elif kind == "evict" and model.holding():
+        ids = model.holding()
         model.evict(ids[cast(int, value) % len(ids)])
     elif kind == "pending":
         model.pending = list(cast(list[Pending], value))

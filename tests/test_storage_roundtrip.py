@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
-import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pricepool.storage.base import Snapshot, Store
@@ -73,14 +72,7 @@ def test_any_snapshot_survives_a_save_and_load(data: st.DataObject) -> None:
         asyncio.run(run(Path(folder)))
 
 
-@pytest.mark.xfail(
-    reason="known gap (issue 9): a newer answer WITHOUT intervals that empties a whole "
-    "older fetch makes no group, and a store cannot tell it from the writer's eviction, so "
-    "the older fetch's intervals stay stored",
-    strict=False,
-)
-# Known to fail: shrinking a failure would cost minutes of CI for nothing learned.
-@settings(max_examples=40, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate))
+@settings(max_examples=40, deadline=None)
 @given(history())
 def test_a_sequence_of_saves_and_evictions_loads_as_the_state(
     case: tuple[Model, list[tuple[str, object]]],
@@ -96,9 +88,10 @@ def test_a_sequence_of_saves_and_evictions_loads_as_the_state(
             if kind == "pending":
                 continue  # pending spans merge rather than replace: test_storage_sharing
             if kind == "evict":
-                if not model.groups:
+                # As a pool's retention and gc: only a fetch it holds intervals of.
+                ids = model.holding()
+                if not ids:
                     continue
-                ids = sorted(model.groups)
                 gid = ids[cast(int, value) % len(ids)]
                 for store, _ in kept:
                     await store.evict(model.home.id, [model.groups[gid]])
@@ -115,14 +108,7 @@ def test_a_sequence_of_saves_and_evictions_loads_as_the_state(
         asyncio.run(run(Path(folder)))
 
 
-@pytest.mark.xfail(
-    reason="the same known gap (issue 9): a newer fetch without intervals (an empty answer) "
-    "makes no group, so another writer's older intervals there stay stored; rare among "
-    "random examples, so this test passes most runs",
-    strict=False,
-)
-# A failure found here is that gap: shrinking it would cost minutes of CI.
-@settings(max_examples=40, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate))
+@settings(max_examples=40, deadline=None)
 @given(st.data())
 def test_writers_saving_in_any_order_leave_every_fetch_the_newest_wins(
     data: st.DataObject,

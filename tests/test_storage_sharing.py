@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pricepool import HomeInfo, IntervalPool, ManualClock, PriceInterval, Span
+from pricepool import FetchResult, HomeInfo, IntervalPool, ManualClock, PriceInterval, Span
 from pricepool.clock import local_midnight
 from pricepool.model import zone
 from pricepool.storage import JsonFileStore, PostgresStore, SqliteStore
@@ -162,6 +162,41 @@ async def test_the_newer_fetch_wins_whoever_saves_last(opener: Open) -> None:
         await store.close()
 
 
+@pytest.mark.parametrize("empty_first", [True, False], ids=["empty-saved-first", "empty-last"])
+async def test_a_newer_answer_without_prices_wins_whoever_saves_last(
+    opener: Open, empty_first: bool
+) -> None:
+    """A day answered again without prices is empty in the store: an older fetch another
+    writer saves later does not bring its prices back there."""
+    old, new = Model(HOME), Model(HOME)
+    fetch(old, 5, 1, at=10)
+    fetch(old, 6, 1, at=11)
+    day5 = Span(START + timedelta(days=5), START + timedelta(days=6))
+    new.fetch(day5, [], START + timedelta(days=400, seconds=20))
+    a, b = opener(), opener()
+    for store, writer in ((a, new), (b, old)) if empty_first else ((b, old), (a, new)):
+        await store.save(writer.snapshot())
+    stored = await opener().load("home-1")
+    assert days_of(stored) == {6}
+    assert covered(stored, 5)
+    for store in (a, b):
+        await store.close()
+
+
+async def test_a_writer_refetching_a_day_without_prices_empties_it(opener: Open) -> None:
+    store = opener()
+    m = Model(HOME)
+    fetch(m, 5, 2, at=10)
+    await store.save(m.snapshot())
+    later = START + timedelta(days=400, seconds=20)
+    m.fetch(Span(START + timedelta(days=5), START + timedelta(days=6)), [], later)
+    await store.save(m.snapshot())
+    stored = await opener().load("home-1")
+    assert days_of(stored) == {6}
+    assert covered(stored, 5)
+    await store.close()
+
+
 async def test_fetch_groups_of_two_writers_do_not_collide(opener: Open) -> None:
     """Both pools number their first fetch 1; the store keeps them apart."""
     one, two = Model(HOME), Model(HOME)
@@ -264,6 +299,34 @@ async def test_a_pool_takes_in_what_another_saved_and_does_not_fetch_it(opener: 
     held = {i.start for i in stored.intervals}
     assert march[0] in held
     assert july[0] in held
+
+
+@pytest.mark.parametrize("empty_first", [True, False], ids=["empty-saved-first", "empty-last"])
+async def test_a_pool_saves_an_answer_without_prices_so_it_wins_in_the_store(
+    opener: Open, empty_first: bool
+) -> None:
+    """Two pools fetch one day; the later answer holds no prices. Whichever saves last,
+    the store ends as the later answer left it, and a third pool asks nothing."""
+    if isinstance(opener(), PostgresStore):
+        pytest.skip("PostgreSQL pools claim a span: the second takes the first one's answer")
+    clock = ManualClock(NOW)
+    full, bare = FakeSource(clock), FakeSource(clock)
+    bare.mangle = lambda r: FetchResult([], r.answered, r.pending)
+    day = days(date(2025, 3, 1), date(2025, 3, 2))
+    hour = 3600.0
+    async with (
+        IntervalPool("home-1", full, store=opener(), clock=clock, save_delay=hour) as old,
+        IntervalPool("home-1", bare, store=opener(), clock=clock, save_delay=hour) as new,
+    ):
+        assert len(await old.get_intervals(*day)) == 24
+        clock.advance(60)
+        assert await new.get_intervals(*day) == []
+        for pool in (new, old) if empty_first else (old, new):
+            await pool.save()
+    check = FakeSource(clock)
+    async with IntervalPool("home-1", check, store=opener(), clock=clock) as third:
+        assert await third.get_intervals(*day) == []
+        assert check.calls == []
 
 
 async def test_a_library_pool_closing_keeps_what_the_cli_added_meanwhile(opener: Open) -> None:

@@ -181,6 +181,9 @@ class IntervalPool:
         self._saver = DelayedSave(self._write, save_delay, f"prices of home {home_id!r}")
         # Fetch groups gc evicted, to be removed from the store by the next write.
         self._evicted: list[Group] = []
+        # Answers without intervals not saved yet: the timeline keeps no group for them,
+        # yet in a shared store they must win over older fetches (ids below zero).
+        self._empty: list[Group] = []
         self._timeline = Timeline()
         self._coverage = Coverage()
         self._home: HomeInfo | None = None
@@ -773,6 +776,9 @@ class IntervalPool:
             self._revisions += merged.revised
             self._coverage.record(*answered)
             group = merged.group
+            if group is None and self._store is not None:
+                gid = min((g.id for g in self._empty), default=0) - 1
+                self._empty.append(Group(gid, now, Span.from_seconds(*answered)))
         due = stamp + self._recheck
         if pending is not None:
             asked = int(result.retry_at.timestamp()) if result.retry_at else 0
@@ -866,7 +872,20 @@ class IntervalPool:
             except BaseException:
                 self._evicted = evicted + self._evicted
                 raise
-        delta = await self._store.save(self.snapshot())
+        snapshot = self.snapshot()
+        empty = self._empty
+        if empty:
+            snapshot = Snapshot(
+                snapshot.home,
+                groups=[*snapshot.groups, *empty],
+                intervals=snapshot.intervals,
+                group_ids=snapshot.group_ids,
+                coverage=snapshot.coverage,
+                pending=snapshot.pending,
+            )
+        delta = await self._store.save(snapshot)
+        # Saved: the store paints around them from now on. Ones made during the save stay.
+        self._empty = self._empty[len(empty) :]
         if delta is not None and delta.home.id == self.home_id:
             self._take(delta)
             self._enforce()

@@ -6,7 +6,9 @@ home's revision. A writer remembers what it knows the store holds (``Known``). A
 
 - writes only the groups the writer learned (not ``Known``), each *painted* over its span:
   an interval of an older fetch inside it goes, one of a newer fetch stays (newer fetch
-  wins, per span, as in the pool's timeline);
+  wins, per span, as in the pool's timeline). A fetch stays stored while some of its span
+  is its own, even with no interval left there: an empty answer is an answer, and an older
+  fetch saved later by another writer must not fill what it emptied;
 - adds the answered spans the writer learned (and every new group's span); coverage is the
   union, and nothing is removed: a span the writer forgot (evicted) stays stored;
 - merges pending spans, the later re-check time winning, less what is answered;
@@ -283,27 +285,36 @@ class Book:
         own = painted(span, newer)
         gid = max(self.groups, default=0) + 1
         starts = [int(m.start.timestamp()) for m in members]
-        count = 0
         for a, b in own:
             lo = bisect_left(starts, a)
             hi = bisect_left(starts, b, lo)
             for i in range(lo, hi):
                 if starts[i] not in self.rows:
                     self.rows[starts[i]] = (members[i], gid)
-                    count += 1
-        if count:
+        if own:
+            # Kept even without intervals: an empty answer still wins over older fetches
+            # that another writer saves later.
             self.groups[gid] = (Group(gid, at, group.span), revision)
+        self._drop_spent(older)
+
+    def _drop_spent(self, gids: Iterable[int]) -> None:
+        """Forget the fetches among ``gids`` that hold no interval and whose whole span a
+        newer fetch answered: nothing older can be painted under them any more."""
         live = {g for _, g in self.rows.values()}
-        for dead in [g for g in older if g not in live]:
-            del self.groups[dead]
+        for gid in [g for g in gids if g not in live and g in self.groups]:
+            group = self.groups[gid][0]
+            newer = (
+                edge(g.span) for g, _ in self.groups.values() if g.fetched_at > group.fetched_at
+            )
+            if not painted(edge(group.span), newer):
+                del self.groups[gid]
 
     def _trim(self, gid: int, span: Edge, keep: set[int]) -> None:
         """Drop the stored intervals of ``gid`` in ``span`` whose starts are not ``keep``."""
         for start in [s for s in self.rows if span[0] <= s < span[1]]:
             if self.rows[start][1] == gid and start not in keep:
                 del self.rows[start]
-        if not any(owner == gid for _, owner in self.rows.values()):
-            del self.groups[gid]
+        self._drop_spent([gid])
 
     def _since(self, revision: int, snapshot: Snapshot) -> Snapshot | None:
         """What writes after ``revision`` stored that ``snapshot`` lacks."""

@@ -28,8 +28,10 @@ class Snapshot:
     """An immutable copy of one home's pool: what a store saves and loads.
 
     ``intervals`` are sorted by start; ``group_ids[i]`` is the fetch group holding
-    ``intervals[i]``. Building one costs a copy of two arrays, so the pool takes it at
-    write time; ``members`` works out a group's intervals only when a store asks.
+    ``intervals[i]``. A pool's save also lists fetches whose answer held no interval (ids
+    below zero): in a shared store they replace what older fetches left in their span.
+    Building one costs a copy of two arrays, so the pool takes it at write time;
+    ``members`` works out a group's intervals only when a store asks.
     """
 
     __slots__ = ("_starts", "coverage", "group_ids", "groups", "home", "intervals", "pending")

@@ -289,8 +289,10 @@ class JsonFileStore:
             book = self._read(home_id, locked=True)
             if book is None:
                 return 0
+            held = len(book.groups)
             dropped = book.evict(groups)
-            if dropped:
+            # A fetch without intervals goes too, and the span it answered with it.
+            if dropped or len(book.groups) != held:
                 self._write(path, book)
         return dropped
 

@@ -504,7 +504,7 @@ class SqliteStore:
                 for group in shrunk:
                     entry = stored.get(ident(group))
                     if entry is not None:
-                        _trim(db, key, entry[0], group.span.seconds, kept(snapshot, group))
+                        _trim(db, key, entry[0], group.span.seconds, kept(snapshot, group), stored)
                 cover = _add_coverage(db, key, answered, rev)
                 _merge_pending(db, key, snapshot, cover)
                 delta = _since(db, key, known.revision, snapshot) if others else None
@@ -644,12 +644,13 @@ def _paint(
     own = painted(span, [e for _, when, e in near if when > at])
     gid = max((v[0] for v in stored.values()), default=0) + 1
     starts = [int(m.start.timestamp()) for m in members]
-    before = db.total_changes
     for lo, hi in own:
         i = bisect_left(starts, lo)
         j = bisect_left(starts, hi, i)
         db.executemany(_INSERT, ((key, *row(members[k]), gid) for k in range(i, j)))
-    if db.total_changes != before:
+    if own:
+        # Kept even without intervals: an empty answer still wins over older fetches
+        # that another writer saves later.
         db.execute(
             "INSERT INTO groups (home, id, fetched_at, span_start, span_end, rev) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -663,14 +664,12 @@ def _paint(
             ),
         )
         stored[ident(group)] = (gid, at, span)
-    for old in older:
-        if _drop_if_empty(db, key, old):
-            for name, entry in list(stored.items()):
-                if entry[0] == old:
-                    del stored[name]
+    _drop_spent(db, key, older, stored)
 
 
-def _trim(db: sqlite3.Connection, key: int, gid: int, span: Edge, keep: set[int]) -> None:
+def _trim(
+    db: sqlite3.Connection, key: int, gid: int, span: Edge, keep: set[int], stored: Stored
+) -> None:
     """Drop the stored intervals of ``gid`` in ``span`` whose starts are not ``keep``."""
     gone = [
         (key, start)
@@ -682,17 +681,25 @@ def _trim(db: sqlite3.Connection, key: int, gid: int, span: Edge, keep: set[int]
         if start not in keep
     ]
     db.executemany("DELETE FROM intervals WHERE home = ? AND start = ?", gone)
-    _drop_if_empty(db, key, gid)
+    _drop_spent(db, key, [gid], stored)
 
 
-def _drop_if_empty(db: sqlite3.Connection, key: int, gid: int) -> bool:
-    """Remove the row of group ``gid`` when it holds no interval any more."""
-    found = db.execute(
-        "SELECT 1 FROM intervals WHERE home = ? AND group_id = ? LIMIT 1", (key, gid)
-    ).fetchone()
-    if found is None:
-        db.execute("DELETE FROM groups WHERE home = ? AND id = ?", (key, gid))
-    return found is None
+def _drop_spent(db: sqlite3.Connection, key: int, gids: Sequence[int], stored: Stored) -> None:
+    """Forget the fetches among ``gids`` that hold no interval and whose whole span a
+    newer fetch answered: nothing older can be painted under them any more."""
+    by_id = {entry[0]: (name, entry) for name, entry in stored.items()}
+    for gid in gids:
+        if gid not in by_id:
+            continue
+        name, (_, at, span) = by_id[gid]
+        if painted(span, [e for _, when, e in stored.values() if when > at]):
+            continue
+        found = db.execute(
+            "SELECT 1 FROM intervals WHERE home = ? AND group_id = ? LIMIT 1", (key, gid)
+        ).fetchone()
+        if found is None:
+            db.execute("DELETE FROM groups WHERE home = ? AND id = ?", (key, gid))
+            del stored[name]
 
 
 def _coverage(db: sqlite3.Connection, key: int) -> list[tuple[int, int, int]]:
@@ -851,9 +858,12 @@ def _read(db: sqlite3.Connection, home_id: str) -> tuple[Snapshot, int] | None:
             (key,),
         )
     ]
+    # A fetch without intervals stays stored for later saves to paint around; a pool
+    # holds none.
+    live = set(group_ids)
     snapshot = Snapshot(
         home,
-        groups=groups,
+        groups=[g for g in groups if g.id in live],
         intervals=intervals,
         group_ids=group_ids,
         coverage=coverage,
