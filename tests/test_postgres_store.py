@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
+from typer.testing import CliRunner
 
 from pricepool import (
     Group,
@@ -18,9 +21,10 @@ from pricepool import (
     Span,
     StorageError,
 )
+from pricepool.cli import app
 from pricepool.clock import local_midnight
 from pricepool.model import zone
-from pricepool.storage.postgres_dsn import Dsn
+from pricepool.storage.postgres_dsn import Dsn, is_postgres
 from pricepool.storage.postgres_store import SCHEMA
 
 from .fakes import FakeSource, day_intervals
@@ -265,3 +269,33 @@ def test_a_password_is_shown_nowhere_in_any_form_of_dsn() -> None:
 async def _load(dsn: str) -> Snapshot | None:
     async with PostgresStore(dsn) as store:
         return await store.load(HOME.id)
+
+
+def test_a_libpq_key_value_string_names_a_database_not_a_file() -> None:
+    for text in (
+        "postgresql://u@db/p",
+        "host=/run/postgresql dbname=prices",
+        "dbname=prices",
+        "host=db user=u password='a b' dbname=p",
+    ):
+        assert is_postgres(text), text
+    for text in ("prices.db", "a=b.db", "./dbname=prices", "host=x notapair", "/tmp/x=y"):
+        assert not is_postgres(text), text
+
+
+@needs_server
+def test_the_cli_reads_a_store_named_by_a_key_value_string(
+    database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert not database.startswith("postgresql://")  # the fixture's own key=value form
+
+    async def save() -> None:
+        async with PostgresStore(database) as store:
+            await store.save(days(date(2025, 3, 1), 2, T1))
+
+    asyncio.run(save())
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["cache", "stats", "--store", database, "-f", "json"])
+    assert result.exit_code == 0, result.output
+    assert HOME.id in result.output
+    assert list(tmp_path.iterdir()) == []  # no SQLite file named after the string

@@ -12,8 +12,38 @@ _SCHEMES = ("postgresql://", "postgres://")
 _PAIR = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)", re.IGNORECASE)
 
 
+# libpq's key=value form ("host=/run/postgresql dbname=prices"): every word a pair, the
+# first one a connection keyword, so a file name with "=" in it stays a file name.
+_CONNINFO = re.compile(r"\s*(?:\w+\s*=\s*(?:'(?:[^'\\]|\\.)*'|[^\s']*)\s*)+")
+_KEYWORDS = frozenset(
+    [
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "password",
+        "passfile",
+        "service",
+        "sslmode",
+        "connect_timeout",
+        "application_name",
+        "options",
+        "target_session_attrs",
+    ]
+)
+
+
 def is_postgres(text: str) -> bool:
-    """True when ``text`` names a PostgreSQL database (a postgresql:// URL)."""
+    """True when ``text`` names a PostgreSQL database: a postgresql:// URL, or libpq's
+    key=value form starting with a connection keyword (``host=``, ``dbname=``, ...)."""
+    if _is_url(text):
+        return True
+    first = text.strip().partition("=")[0].strip().lower()
+    return first in _KEYWORDS and _CONNINFO.fullmatch(text) is not None
+
+
+def _is_url(text: str) -> bool:
     return text.lower().startswith(_SCHEMES)
 
 
@@ -30,7 +60,7 @@ class Dsn:
         self.value = value
         secrets: set[str] = set()
         shown = _PAIR.sub(lambda m: _remember(m, secrets), value)
-        if is_postgres(value):
+        if _is_url(value):
             parts = urlsplit(shown)
             if parts.password:
                 secrets.update({parts.password, unquote(parts.password)})
