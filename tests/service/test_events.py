@@ -164,6 +164,40 @@ async def test_a_late_subscriber_is_told_the_latest_at_once(rig: _Rig) -> None:
     stream.close()
 
 
+async def _said(stream: aiohttp.ClientResponse) -> tuple[int, str]:
+    """The id and kind of the next event of ``stream``."""
+    kind, ident = "", -1
+    while True:
+        line = (await asyncio.wait_for(stream.content.readline(), 10)).decode()
+        if line.startswith("event: "):
+            kind = line[7:].strip()
+        elif line.startswith("id: "):
+            ident = int(line[4:])
+        elif line.startswith("data: "):
+            return ident, kind
+
+
+async def test_a_reconnecting_subscriber_is_not_told_again_what_it_heard(rig: _Rig) -> None:
+    await rig.sleeper.run_until(START.replace(hour=13, minute=1), HOMES)
+    stream = await rig.subscribe(HOME.id)
+    heard, kind = await _said(stream)
+    assert kind == "unpublished"
+    stream.close()
+    url = f"{rig.url}/v1/homes/{HOME.id}/events"
+    # As EventSource reconnects: with the id it saw. The next event is the new one.
+    again = await rig.http.get(url, headers={"Last-Event-ID": str(heard)})
+    await rig.sleeper.run_until(START.replace(hour=14, minute=16), HOMES)
+    later, kind = await _said(again)
+    assert kind == "prices"
+    assert later > heard
+    again.close()
+    # An older id, or one that is not ours, gets the latest at once.
+    for told in (str(heard), "nonsense"):
+        late = await rig.http.get(url, headers={"Last-Event-ID": told})
+        assert await _said(late) == (later, "prices")
+        late.close()
+
+
 async def test_a_held_day_costs_no_request_and_days_roll_on(rig: _Rig) -> None:
     await rig.sleeper.run_until(START.replace(hour=14, minute=16), HOMES)
     sent = rig.sim.requests

@@ -189,7 +189,9 @@ class Events:
         state.told = ("unpublished", day)
 
     def _say(self, home_id: str, kind: str, data: dict[str, Any]) -> None:
-        self._count += 1
+        # Milliseconds of the clock, always rising: ids stay increasing across restarts,
+        # so a client's Last-Event-ID from before one is not mistaken for a newer one.
+        self._count = max(self._count + 1, int(self.hub.clock().timestamp() * 1000))
         said = _Said(kind, self._count, data)
         state = self._home(home_id)
         state.latest = said
@@ -203,16 +205,18 @@ class Events:
 
     # -- subscribers ------------------------------------------------------------------------
 
-    async def stream(self, home_id: str) -> AsyncIterator[bytes]:
-        """The bytes of one subscriber's stream: the latest announcement, then each new one,
-        with a comment line when nothing was said for a while."""
+    async def stream(self, home_id: str, heard: int | None = None) -> AsyncIterator[bytes]:
+        """The bytes of one subscriber's stream: the latest announcement (unless ``heard``,
+        its Last-Event-ID, says it has it), then each new one, with a comment line when
+        nothing was said for a while."""
         state = self._home(home_id)
         queue: asyncio.Queue[_Said | None] = asyncio.Queue()
         state.listeners.add(queue)
         try:
             yield b"retry: 10000\n: pricepool events\n\n"
-            if state.latest is not None:
-                yield state.latest.encoded()
+            latest = state.latest
+            if latest is not None and (heard is None or latest.id > heard):
+                yield latest.encoded()
             while not self.closing:
                 try:
                     said = await asyncio.wait_for(queue.get(), _HEARTBEAT)
@@ -259,9 +263,12 @@ def add_routes(
                 "X-Accel-Buffering": "no",
             }
         )
+        # EventSource sends the id of the last event it saw when it reconnects.
+        told = request.headers.get("Last-Event-ID", "").strip()
+        heard = int(told) if told.isdigit() else None
         await response.prepare(request)
         try:
-            async for chunk in events.stream(pool.home_id):
+            async for chunk in events.stream(pool.home_id, heard):
                 await response.write(chunk)
         except ConnectionError:
             log.debug("a subscriber of home %s left", pool.home_id)
