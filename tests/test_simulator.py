@@ -478,13 +478,17 @@ async def test_range_spans_the_resolution_switch(client: Client) -> None:
     assert set(gaps[6:]) == {timedelta(minutes=15)}
 
 
+@pytest.mark.parametrize("names", ["start", "end"])
 async def test_paging_with_page_limit_returns_every_node_once(
-    session: aiohttp.ClientSession, clock: ManualClock
+    session: aiohttp.ClientSession, clock: ManualClock, names: str
 ) -> None:
-    async with Simulator(clock=clock, page_limit=50, rate_limit=10_000) as sim:
+    """A client paging by the server's own ``endCursor`` gets every node once, whatever
+    the cursors name (with end cursors, "after" a node's end is the next node)."""
+    async with Simulator(clock=clock, page_limit=50, rate_limit=10_000, cursors=names) as sim:
         client = Client(session, sim)
         start = local(date(2025, 11, 19), 0)
-        after = cursor(start - timedelta(seconds=1))
+        # The end cursor of the node before ``start`` is ``start`` itself.
+        after = cursor(start if names == "end" else start - timedelta(seconds=1))
         seen: list[str] = []
         pages = 0
         while True:

@@ -11,6 +11,7 @@ from .errors import (
     SourceError,
     SourceUnavailableError,
     StorageError,
+    UnansweredError,
     UnknownHomeError,
 )
 from .model import Group, HomeInfo, Pending, PriceInterval, PriceLevel, Span
@@ -86,6 +87,7 @@ __all__ = [
     "StorageError",
     "Store",
     "TibberSource",
+    "UnansweredError",
     "UnknownHomeError",
     "__version__",
     "import_ha",

@@ -11,6 +11,7 @@
      │    │                                      limit is reached; ``retry_after`` seconds,
      │    │                                      ``clear_after`` until a full window is free
      │    ├── SourceUnavailableError           5xx, timeout, connection refused, marked down
+     │    │    └── UnansweredError             an answer that left part of the span out
      │    └── InvalidResponseError             an answer that cannot be trusted; nothing cached
      └── StorageError                          a store could not be read or written
 
@@ -32,6 +33,7 @@ __all__ = [
     "SourceError",
     "SourceUnavailableError",
     "StorageError",
+    "UnansweredError",
     "UnknownHomeError",
 ]
 
@@ -141,6 +143,11 @@ class RateLimitedError(SourceError):
 
 class SourceUnavailableError(SourceError):
     """The source is down, slow or unreachable; trying later may help."""
+
+
+class UnansweredError(SourceUnavailableError):
+    """The source answered but left part of the asked span out (Tibber's history came back
+    null, say); the pool asks for that part again after a re-check."""
 
 
 class InvalidResponseError(SourceError):

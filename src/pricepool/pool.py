@@ -28,8 +28,8 @@ from .errors import (
     InvalidResponseError,
     PricePoolError,
     SourceError,
-    SourceUnavailableError,
     StorageError,
+    UnansweredError,
 )
 from .model import Group, HomeInfo, Pending, PriceInterval, Span
 from .publication import Publication
@@ -792,7 +792,7 @@ class IntervalPool:
         known = sorted(e for e in (answered, pending) if e is not None)
         for g_lo, g_hi in subtract(lo, hi, known):
             missing = Span.from_seconds(g_lo, g_hi)
-            error = SourceUnavailableError(f"the source left {missing} unanswered")
+            error = UnansweredError(f"the source left {missing} unanswered")
             self._coverage.fail(g_lo, g_hi, due, error)
         self._changed()
         return group

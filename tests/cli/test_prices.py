@@ -440,3 +440,27 @@ def test_now_in_the_repeated_hour_is_the_interval_in_force(serve: Any, store: st
     assert result.exit_code == 0, result.output
     first = json.loads(result.stdout)["intervals"][0]
     assert first["start"] == "2026-10-25T02:15:00+01:00"
+
+
+def test_days_the_api_answers_without_are_named_in_a_warning(
+    serve: Callable[..., Served], store: str
+) -> None:
+    """Tibber's history came back null beside full today and tomorrow: the two days before
+    are missing, and the user is told so, with why (not a silent shorter table)."""
+    served = serve()
+    served.sim.faults.null_range = True
+    before = TODAY - timedelta(days=2)
+    result = run(
+        "prices", "--home", "Fjellstua", "--from", f"{before:%Y-%m-%d}", "--to", "tomorrow",
+        "--format", "json", endpoint=served.endpoint, store=store,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert len(document["intervals"]) == 192
+    assert [datetime.fromisoformat(m["from"]) for m in document["missing"]] == [before]
+    assert "answered without them" in document["source_error"]
+    warning = (
+        f"warning: prices from {before:%Y-%m-%d} until {TODAY:%Y-%m-%d} are missing: "
+        f"{served.endpoint} answered without them"
+    )
+    assert warning in " ".join(result.stderr.split())

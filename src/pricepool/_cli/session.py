@@ -23,6 +23,7 @@ from pricepool import (
     SourceUnavailableError,
     Span,
     Store,
+    UnansweredError,
     UnknownHomeError,
     system_clock,
 )
@@ -377,6 +378,10 @@ class Session:
         for err in failures:
             if isinstance(err, AuthenticationError | UnknownHomeError):
                 raise err
+        if not failures:
+            # Nothing raised, yet a span is missing: the API answered without it (a null
+            # range), or an earlier failure is still waited out. The pool kept why.
+            failures = [g.error for g in answer.missing if g.error is not None]
         return answer, (failures[0] if failures else None)
 
     def _chunks(
@@ -410,6 +415,8 @@ def describe(err: BaseException, endpoint: str) -> str:
         return f"the token was refused by {endpoint}; check --token, {TOKEN_ENV} or {config_path()}"
     if isinstance(err, RateLimitedError):
         return _limited(err, endpoint)
+    if isinstance(err, UnansweredError):
+        return f"{endpoint} answered without them; they are asked for again later"
     if isinstance(err, SourceUnavailableError):
         return _unreachable(err, endpoint)
     if isinstance(err, InvalidResponseError):

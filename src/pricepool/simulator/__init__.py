@@ -12,10 +12,11 @@ home-local (plus ``publish_delay``).
 
 Where Tibber leaves semantics open, the simulator decides (details in ``_schema``):
 ``priceInfoRange`` is history up to local midnight of today, never today or tomorrow;
-cursors are base64 of a ``startsAt`` (``cursors="end"``: the instant after the node) and
-``after``/``before`` are strict (``inclusive_after=True``: inclusive, as Tibber's since
-2025-01). Pages hold at most the schema's caps, 672 quarter-hours or 744 hours
-(``page_limit`` for fewer). The schema is ``pricepool.sources.tibber.wire.sdl()``.
+cursors are base64 of a ``startsAt`` (``cursors="end"``: the instant after the node),
+compared as cursors, and ``after``/``before`` are strict (``inclusive_after=True``:
+inclusive, as Tibber's since 2025-01). Pages hold at most the schema's caps, 672
+quarter-hours or 744 hours (``page_limit`` for fewer). The schema is
+``pricepool.sources.tibber.wire.sdl()``.
 
 Refusals, shaped like Tibber's:
 

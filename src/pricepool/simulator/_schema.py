@@ -6,11 +6,12 @@ Semantics chosen where Tibber does not document them (see also the package docst
   never overlaps ``priceInfo.today``/``tomorrow`` (clients such as Home Assistant's
   tibber_prices join ``priceInfoRange(last: 192)`` with ``today + tomorrow``).
 * Cursors are base64 of an ISO timestamp; a node's cursor is its ``startsAt`` (or, with
-  ``cursors="end"``, the instant after it). ``after: c`` selects nodes starting strictly
-  after the instant in ``c`` (at or after it with ``inclusive_after``), ``before: c``
-  strictly before (at or before). ``first: n`` keeps the first n of those, ``last: n``
-  the last n (both: first, then last). Without either, the newest page is returned. A
-  page holds at most the schema's cap (672 quarter-hours, 744 hours) or ``page_limit``.
+  ``cursors="end"``, the instant after it). ``after: c`` selects nodes whose cursor is
+  strictly after the instant in ``c`` (at or after it with ``inclusive_after``), ``before:
+  c`` strictly before (at or before): with end cursors, the node across ``c`` is in.
+  ``first: n`` keeps the first n of those, ``last: n`` the last n (both: first, then
+  last). Without either, the newest page is returned. A page holds at most the schema's
+  cap (672 quarter-hours, 744 hours) or ``page_limit``.
 * ``priceInfo(resolution:)`` defaults to HOURLY, as Tibber's does; ``priceInfoRange``
   requires its ``resolution``.
 """
@@ -231,6 +232,17 @@ def _price_info_range(
     if after_at is not None:
         edge = after_at.timestamp()
         lo = max(lo, -int(-edge // 1) if inclusive else int(edge // 1) + 1)
+    if ctx.cursors == "end":
+        # Cursors compare as cursors: a node whose cursor (its end) passes the bound is
+        # in, though it starts before it; at most the one node across each bound.
+        if after_at is not None:
+            across = next(backward(home, resolution, lo - 3600, lo), None)
+            if across is not None and _after(_end_of(across, resolution), after_at, inclusive):
+                lo = _start([across], lo)
+        if before_at is not None:
+            newest = next(backward(home, resolution, lo, hi), None)
+            if newest is not None and not _after(before_at, _end_of(newest, resolution), inclusive):
+                hi = _start([newest], hi)
 
     limit = PAGE_MAX[resolution]
     if ctx.page_limit is not None:
@@ -253,6 +265,17 @@ def _price_info_range(
         nodes = behind[:want][::-1]
         has_next = _exists(forward(home, resolution, _end(nodes, lo), hi))
     return _connection(home, resolution, nodes, has_previous, has_next, ctx.cursors)
+
+
+def _end_of(node: dict[str, Any], resolution: str) -> datetime:
+    start = datetime.fromisoformat(node["startsAt"])
+    step = slot_length(start.date()) if resolution == QUARTER_HOURLY else timedelta(hours=1)
+    return start.astimezone(UTC) + step
+
+
+def _after(a: datetime, b: datetime, inclusive: bool) -> bool:
+    """``a`` is after ``b`` (or equal, when ``inclusive``)."""
+    return a >= b if inclusive else a > b
 
 
 def _exists(nodes: Iterator[dict[str, Any]]) -> bool:

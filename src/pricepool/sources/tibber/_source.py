@@ -26,6 +26,7 @@ from ._limiter import Limiter, RequestLimiter
 from ._transport import Transport
 from ._transport import user_agent as agent
 from .wire import (
+    EDGE,
     HOURLY,
     PAGE_MAX,
     QUARTER_HOURS_FROM,
@@ -39,6 +40,7 @@ from .wire import (
     resolution,
     slot_length,
     slots,
+    start_of,
 )
 
 __all__ = ["ENDPOINT", "SourceStatus", "TibberSource"]
@@ -370,7 +372,11 @@ class TibberSource:
         heard = _Answer()
         data = await self._http.query(
             _queries.RECENT,
-            {"homeId": home.id, "first": slots(recent, today, tz), "after": cursor(recent, tz)},
+            {
+                "homeId": home.id,
+                "first": slots(recent, today, tz) + EDGE,
+                "after": cursor(recent, tz),
+            },
             "PricepoolRecent",
         )
         found = _viewer_home(data, home.id)
@@ -439,15 +445,15 @@ class TibberSource:
         at = start
         got = False
         while True:
+            kind = resolution(at.astimezone(tz).date())
+            stop = min(end, switch) if kind == HOURLY else end
             if first is None:
-                kind = resolution(at.astimezone(tz).date())
-                stop = min(end, switch) if kind == HOURLY else end
                 data = await self._http.query(
                     _queries.HISTORY,
                     {
                         "homeId": home.id,
                         "resolution": kind,
-                        "first": min(PAGE_MAX[kind], max(slots(at, stop, tz), 1)),
+                        "first": min(PAGE_MAX[kind], slots(at, stop, tz) + EDGE),
                         "after": cursor(at, tz),
                     },
                     "PricepoolHistory",
@@ -464,8 +470,19 @@ class TibberSource:
                 # An empty first page of a history request: nothing exists after start, e.g.
                 # before the home's data (the recent request never passes an empty page).
                 return "cut" if got else "done"
-            fresh = [s for s in heard.nodes.add(current.nodes, "priceInfoRange node") if s >= at]
+            # Only [at, stop): a node across the cursor, or one of the next resolution
+            # past the switch, would skew the slot lengths of its day.
+            starts = [start_of(n) for n in current.nodes]
+            inside = [n for n, s in zip(current.nodes, starts, strict=True) if at <= s < stop]
+            fresh = heard.nodes.add(inside, "priceInfoRange node")
             if not fresh:
+                if max(starts) >= stop:
+                    # Nothing in [at, stop): the data goes on only after it (it begins
+                    # later, or has a hole there).
+                    got, at = True, stop
+                    if at >= end:
+                        return "done"
+                    continue
                 if current.has_next:
                     raise InvalidResponseError(
                         f"{self.endpoint}: a priceInfoRange page after "

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from graphql import GraphQLSchema
 
 __all__ = [
+    "EDGE",
     "HOURLY",
     "PAGE_MAX",
     "QUARTER_HOURLY",
@@ -109,13 +110,19 @@ def decode_cursor(text: str, tz: ZoneInfo) -> datetime:
 
 
 def cursor(start: datetime, tz: ZoneInfo) -> str:
-    """An ``after`` cursor whose page begins with the node starting at ``start``.
+    """An ``after`` cursor whose page begins with the node starting at ``start``, or with
+    the one before it.
 
-    It names the instant one second earlier, where no node starts: an inclusive ``after``
-    and a strict one then select the same nodes, and the server's own cursor convention
-    (a node's start, or the instant after it) does not matter.
+    It names the instant one second earlier, where no node starts or ends: an inclusive
+    ``after`` and a strict one select the same nodes. A server whose cursors name a node's
+    end, compared as cursors, also selects the node ending at ``start``: pages ask for
+    ``EDGE`` more nodes than they need and drop what lies before ``start``.
     """
     return encode_cursor(start - timedelta(seconds=1), tz)
+
+
+EDGE: Final = 1
+"""Nodes a page asks for beyond those it needs: the one a cursor convention may add."""
 
 
 # -- reading answers -------------------------------------------------------------------------
