@@ -456,3 +456,11 @@ def test_lasting_refuses_a_length_that_is_not_positive_whole_seconds(seconds: ob
     start = datetime(2026, 1, 1, tzinfo=UTC)
     with pytest.raises(ValueError, match="length"):
         PriceInterval.lasting(start, seconds, 0.1)  # type: ignore[arg-type]
+
+
+def test_a_negative_zero_price_is_zero_so_output_does_not_depend_on_the_cache() -> None:
+    """The API may send -0.0; a store may not keep the sign, and CSV showed "-0.0" only on
+    a fresh fetch."""
+    start = datetime(2025, 4, 18, 21, tzinfo=UTC)
+    item = PriceInterval(start, start + timedelta(hours=1), -0.0, -0.0, -0.0)
+    assert [math.copysign(1.0, v) for v in (item.total, item.energy, item.tax)] == [1.0] * 3

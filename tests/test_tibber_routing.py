@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 
 from pricepool import HomeInfo, ManualClock, Span
 from pricepool.clock import local_midnight
-from pricepool.errors import InvalidResponseError
+from pricepool.errors import InvalidResponseError, RateLimitedError
 from pricepool.model import PriceInterval
 from pricepool.sources.tibber import TibberSource
 from pricepool.sources.tibber.wire import Nodes, cursor, decode_cursor, slots
@@ -150,6 +150,40 @@ async def test_null_today_answers_the_past_days_and_today_is_pending(serve: Any)
     assert result.answered == Span(RECENT.start, oslo(TODAY))
     assert result.pending == Span(oslo(TODAY), oslo(TODAY + timedelta(days=2)))
     assert len(result.intervals) == 192
+
+
+RANGE_PATH = ["viewer", "home", "currentSubscription", "priceInfoRange"]
+
+
+def failing_history(code: str = "INTERNAL_SERVER_ERROR") -> Answer:
+    """Partial data: today and tomorrow, a null range and an error about it alone."""
+
+    def answer(*_: Any) -> dict[str, Any]:
+        body = recent(WHOLE_TODAY, None)
+        body["data"]["viewer"]["home"]["currentSubscription"]["priceInfoRange"] = None
+        body["errors"] = [
+            {"message": "Internal error", "path": RANGE_PATH, "extensions": {"code": code}}
+        ]
+        return body
+
+    return answer
+
+
+async def test_an_error_about_the_history_alone_keeps_today(serve: Any) -> None:
+    src = await serve(failing_history())
+    async with src:
+        result = await src.fetch(HOME, RECENT)
+    # Today stands; the two days before are left out (the pool marks them unanswered).
+    assert result.answered == Span(oslo(TODAY), RECENT.end)
+    assert len(result.intervals) == 96
+    assert result.pending == Span(RECENT.end, RECENT.end + timedelta(days=1))
+
+
+async def test_a_rate_limit_about_the_history_still_stops_everything(serve: Any) -> None:
+    src = await serve(failing_history("TOO_MANY_REQUESTS"))
+    async with src:
+        with pytest.raises(RateLimitedError):
+            await src.fetch(HOME, RECENT)
 
 
 async def test_null_tomorrow_is_pending(serve: Any) -> None:

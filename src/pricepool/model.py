@@ -67,7 +67,8 @@ def _finite(name: str, value: Any, *, optional: bool = False) -> float:
     number = float(value)
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite, got {value!r}")
-    return number
+    # -0.0 becomes 0.0: a store may not keep the sign, and output must not depend on it.
+    return number + 0.0
 
 
 class PriceInterval:

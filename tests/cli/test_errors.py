@@ -90,3 +90,50 @@ def test_a_wrong_path_says_there_is_no_api_there(served: Served, store: str) -> 
     result = run("homes", endpoint=wrong, store=store)
     assert result.exit_code == 1
     assert result.stderr == f"error: no GraphQL API at {wrong} (HTTP 404); check --endpoint\n"
+
+
+def test_a_home_the_store_lacks_is_not_called_unknown_when_the_api_is_rate_limited(
+    serve: Callable[..., Served], store: str
+) -> None:
+    served = serve()
+    assert (
+        run("prices", "--home", "Fjellstua", endpoint=served.endpoint, store=store).exit_code == 0
+    )
+    served.sim.faults.status = 429
+    served.sim.faults.retry_after = 120
+    result = run("prices", "--home", "Altbau", endpoint=served.endpoint, store=store)
+    assert result.exit_code == 1, result.output
+    assert "rate limited" in result.stderr
+    assert "no single home matches" not in result.stderr
+
+
+def test_a_range_over_five_years_is_refused_before_any_request(served: Served, store: str) -> None:
+    sent = served.sim.requests
+    result = run(
+        "prices", "--home", "Altbau", "--from", "2019-06-01", "--to", "2025-06-01",
+        endpoint=served.endpoint, store=store,
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--from 2019-06-01 to --to 2025-06-01 is longer than 5 years" in result.stderr
+    assert served.sim.requests <= sent + 1  # the home, for its zone; not one price
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["-d", "3h", "--slots", "4"], "--duration and --slots: give one"),
+        (["-d", "25h", "-w", "today"], "--duration 25h is longer than --within today"),
+    ],
+)
+def test_cheapest_refuses_options_that_cannot_both_hold(
+    served: Served, store: str, args: list[str], said: str
+) -> None:
+    result = run("cheapest", "--home", "Altbau", *args, endpoint=served.endpoint, store=store)
+    assert result.exit_code == 2
+    assert said in result.stderr
+
+
+def test_serve_refuses_a_port_out_of_range() -> None:
+    result = run("serve", "--port", "99999", token=None)
+    assert result.exit_code == 2
+    assert "--port: must be 0 to 65535" in result.stderr

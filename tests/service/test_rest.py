@@ -79,6 +79,14 @@ BAD = [
     ("cheapest", {"from": "now", "to": "soon"}, "to"),
     ("rates", {"from": "soon"}, "from"),
     ("rates", {"to": "soon"}, "to"),
+    # A typo must not pass for the default.
+    ("prices", {"frm": "today"}, "frm"),
+    ("rates", {"resolution": "hour"}, "resolution"),
+    ("current", {"from": "today"}, "from"),
+    ("coverage", {"home": "x"}, "home"),
+    ("cheapest", {"duration": "3h", "slots": "2"}, "duration"),
+    ("cheapest", {"duration": "25h", "window": "today"}, "duration"),
+    ("prices", {"from": "2019-01-01", "to": "2024-06-01"}, "to"),
 ]
 
 
@@ -95,6 +103,23 @@ async def test_bad_parameters_are_400_naming_the_parameter(
         assert error["parameter"] == name
         assert error["message"].startswith(name)
         assert rig.sim.requests <= 1  # at most the home list; never a price for nonsense
+
+
+async def test_five_years_are_answered_though_whole_pages_would_be_longer() -> None:
+    """The CLI answers this range; widening it to the API's pages must not refuse it."""
+    async with service() as rig:
+        answer = await rig.get(
+            "/v1/homes/Fjellstua/prices", **{"from": "2019-01-01", "to": "2024-01-01"}
+        )
+        assert answer.status == 200, answer.body
+        # The simulated history begins 2021-01-01: three years of hours.
+        assert len(answer.json()["intervals"]) == 26_304
+
+
+async def test_a_cache_buster_is_not_an_unknown_parameter() -> None:
+    async with service() as rig:
+        answer = await rig.get("/v1/homes/Fjellstua/current", _="1764900000000")
+        assert answer.status == 200, answer.body
 
 
 @pytest.mark.parametrize("route", ["prices", "cheapest", "coverage", "rates", "current"])

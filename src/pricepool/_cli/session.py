@@ -312,6 +312,12 @@ class Session:
         except (SourceUnavailableError, RateLimitedError) as err:
             cached = await self.stored_homes()
             if wanted is not None and cached:
+                # A home the store does not know may well exist: the API could not be
+                # asked, and that is what the user must hear, not "no such home".
+                from pricepool.model import find_home
+
+                if find_home(wanted, cached) is None:
+                    raise err from None
                 home = match_home(wanted, cached)
             elif wanted is None and len(cached) == 1:
                 home = cached[0]

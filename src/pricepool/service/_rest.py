@@ -46,7 +46,7 @@ from ..errors import (
     UnknownHomeError,
 )
 from ..model import HomeInfo, PriceInterval, Span
-from ..pool import IntervalPool
+from ..pool import MAX_RANGE, IntervalPool
 from ..sources.tibber.wire import QUARTER_HOURS_FROM
 from ._hub import Hub
 
@@ -174,6 +174,17 @@ class Rendering:
         return kept
 
 
+def _known(request: web.Request, *names: str) -> None:
+    """400 for a query parameter the route does not take: a typo must not pass for the
+    default. Names starting with ``_`` (cache busters) are let through."""
+    for name in request.query:
+        if name not in names and not name.startswith("_"):
+            takes = ", ".join(names) if names else "no parameters"
+            raise Refused(
+                400, f"{name}: not a parameter of this route (it takes {takes})", parameter=name
+            )
+
+
 def _param(request: web.Request, name: str) -> str | None:
     value = request.query.get(name)
     if value is None or not value.strip():
@@ -249,9 +260,14 @@ class Routes:
     async def query(
         self, pool: IntervalPool, lo: datetime, hi: datetime
     ) -> tuple[Answer, SourceError | None]:
+        if (hi - lo).total_seconds() > MAX_RANGE:
+            message = f"to: the range from {iso(lo)} to {iso(hi)} is longer than 5 years"
+            raise Refused(400, message, parameter="to")
         try:
             tz = (pool.home or await pool.resolve_home()).tz
             a, b = _pages(lo, hi, self.now(), tz)
+            if (b - a).total_seconds() > MAX_RANGE:
+                a, b = lo, hi  # widening to whole pages must not refuse what was asked
             answer = await pool.query(a, b)
             if (a, b) != (lo, hi):
                 answer = _within(answer, lo, hi)
@@ -290,6 +306,7 @@ class Routes:
     # -- routes -----------------------------------------------------------------------------
 
     async def homes(self, request: web.Request) -> web.Response:
+        _known(request)
         try:
             homes = await self.hub.homes()
         except SourceError as err:
@@ -298,6 +315,7 @@ class Routes:
         return _answer(request, text, self.now())
 
     async def prices(self, request: web.Request) -> web.Response:
+        _known(request, "from", "to", "resolution")
         pool, info = await self.pool(request)
         hit = self.kept(request, pool)
         if hit is not None:
@@ -341,6 +359,7 @@ class Routes:
         return self.done(request, pool, text, fresh_until=fresh, keep=error is None)
 
     async def cheapest(self, request: web.Request) -> web.Response:
+        _known(request, "duration", "slots", "window", "from", "to")
         pool, info = await self.pool(request)
         hit = self.kept(request, pool)
         if hit is not None:
@@ -352,6 +371,9 @@ class Routes:
         except ValueError as err:
             raise Refused(400, f"duration: {err}", parameter="duration") from None
         slots_text = _param(request, "slots")
+        if slots_text is not None and _param(request, "duration") is not None:
+            message = "duration: give duration (one window) or slots (N intervals), not both"
+            raise Refused(400, message, parameter="duration")
         slots: int | None = None
         if slots_text is not None:
             try:
@@ -377,6 +399,9 @@ class Routes:
                 lo, hi = parse_within(window_text or "upcoming", now=now, tz=tz)
             except (ValueError, OverflowError) as err:
                 raise Refused(400, f"window: {err}", parameter="window") from None
+        if slots is None and length > hi - lo:
+            message = f"duration: {text} is longer than the window ({iso(lo)} to {iso(hi)})"
+            raise Refused(400, message, parameter="duration")
         answer, error = await self.query(pool, an_hour_before(lo), hi)
         items = answer.intervals
         info = pool.home or info
@@ -420,6 +445,7 @@ class Routes:
         return self.done(request, pool, dumps(body), keep=error is None)
 
     async def coverage(self, request: web.Request) -> web.Response:
+        _known(request)
         pool, info = await self.pool(request)
         tz = info.tz
         answered, pending = pool.coverage()
@@ -438,6 +464,7 @@ class Routes:
     async def rates(self, request: web.Request) -> web.Response:
         """evcc's tariff shape ``{"rates": [{"start", "end", "value"}]}`` (value: the total);
         evcc's custom forecast takes the list out with ``jq: .rates | tostring``."""
+        _known(request, "from", "to")
         pool, info = await self.pool(request)
         hit = self.kept(request, pool)
         if hit is not None:
@@ -461,6 +488,7 @@ class Routes:
     async def current(self, request: web.Request) -> web.Response:
         """Home Assistant's ``rest`` sensor shape: a scalar ``price`` (the state) and the
         days as arrays (attributes)."""
+        _known(request)
         pool, info = await self.pool(request)
         hit = self.kept(request, pool)
         if hit is not None:

@@ -107,6 +107,12 @@ def cheapest(
         from ..session import UsageProblem
         from ..when import parse_duration
 
+        given = ctx.get_parameter_source("duration")
+        if slots is not None and given is not None and given.name == "COMMANDLINE":
+            raise UsageProblem(
+                "--duration and --slots: give one (--duration: one window of that length; "
+                "--slots: the N cheapest separate intervals)"
+            )
         try:
             length = parse_duration(duration)
         except ValueError as err:
@@ -135,6 +141,7 @@ async def report(
         window_dict,
     )
     from pricepool.numbers import average, money, over, rounded
+    from pricepool.pool import MAX_RANGE
 
     from ..cheapest import cheapest_slots, cheapest_window
     from ..output import REPEATED_HOUR, level_text, local_label, range_text
@@ -149,6 +156,12 @@ async def report(
         lo, hi = parse_within(within, now=now, tz=tz, warn=session.warn)
     except (ValueError, OverflowError) as err:
         raise UsageProblem(f"--within: {err}") from None
+    if (hi - lo).total_seconds() > MAX_RANGE:
+        raise UsageProblem(f"--within {within} is longer than 5 years")
+    if slots is None and length > hi - lo:
+        raise UsageProblem(
+            f"--duration {duration} is longer than --within {within} ({range_text(lo, hi)})"
+        )
     # From an hour earlier: the interval under way at ``lo`` started before it.
     answer, problem = await session.intervals(pool, an_hour_before(lo), hi)
     items = answer.intervals

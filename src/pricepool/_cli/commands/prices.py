@@ -133,12 +133,19 @@ def when(name: str, text: str, **kwargs: Any) -> datetime:
 
 
 def _ordered(start: str, end: str | None, lo: datetime, hi: datetime) -> None:
-    """Refuse a range that ends before it starts, in the words the user typed."""
+    """Refuse a range that ends before it starts, or is too long to ask for, in the words
+    the user typed, before anything is fetched."""
+    from pricepool.pool import MAX_RANGE
+
     from ..session import UsageProblem
 
-    if hi > lo:
-        return
     said = f"--to {end}" if end is not None else "the default --to"
+    if hi > lo:
+        if (hi - lo).total_seconds() > MAX_RANGE:
+            raise UsageProblem(
+                f"--from {start} to {said} is longer than 5 years; ask for 5 years at a time"
+            )
+        return
     how = "ends as" if hi == lo else "ends before"
     raise UsageProblem(f"{said} {how} --from {start} starts: the range is empty")
 

@@ -17,6 +17,7 @@ from ..options import (
     Verbose,
     examples,
     merged,
+    port_number,
 )
 from ..runner import reported, run_loop
 from ..usage import Command
@@ -55,7 +56,8 @@ def serve(
         str, typer.Option("--host", metavar="ADDRESS", help="Address to listen on.")
     ] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option("--port", metavar="PORT", min=0, max=65535, help="Port (0: any free).")
+        int,
+        typer.Option("--port", metavar="PORT", callback=port_number, help="Port (0: any free)."),
     ] = 8080,
     api_key: Annotated[
         str | None,

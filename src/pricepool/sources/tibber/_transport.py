@@ -9,6 +9,7 @@ Status and body map onto ``pricepool.errors`` (the facts go to attributes):
     5xx, timeout, connection failure                         SourceUnavailableError   with backoff
     errors[].extensions.code NOT_FOUND                       UnknownHomeError         never retried
     not JSON, not GraphQL, other error codes, null data      InvalidResponseError     never retried
+    errors only about priceInfoRange (by path), with data    the data, range null     (partial data)
 
 A call takes at most ``retry_budget + timeout`` seconds from the moment it is made: waits
 for a place and between tries fit in the budget, and the last try gets its timeout. After
@@ -411,13 +412,17 @@ class Transport:
                 f"{where} answered JSON that is not a GraphQL response", status=status
             )
         errors = answer.get("errors")
+        data = answer.get("data")
+        if errors and status == 200 and isinstance(data, dict) and _history_only(errors):
+            # Partial data: only the history failed (it is null); today and tomorrow stand.
+            log.info("%s: priceInfoRange failed, the rest of the answer is kept", where)
+            return data
         if errors:
             self._raise_errors(where, status, errors)
         if status != 200:
             raise InvalidResponseError(
                 f"{where}: unexpected status without GraphQL errors", status=status
             )
-        data = answer.get("data")
         if not isinstance(data, dict):
             raise InvalidResponseError(f"{where} answered without data", status=status)
         return data
@@ -491,6 +496,26 @@ def _loads(body: bytes) -> Any:
         return json.loads(body, parse_constant=_reject_constant)
     except ValueError:  # also UnicodeDecodeError and JSONDecodeError
         return None
+
+
+def _history_only(errors: Any) -> bool:
+    """Every GraphQL error is about a ``priceInfoRange`` (by its path) and none asks to slow
+    down: the answer's other fields can be used."""
+    if not isinstance(errors, list):
+        return False
+    for error in errors:
+        if not isinstance(error, dict):
+            return False
+        path = error.get("path")
+        if not isinstance(path, list) or "priceInfoRange" not in path:
+            return False
+        ext = error.get("extensions")
+        code = ext.get("code") if isinstance(ext, dict) else None
+        if code in ("TOO_MANY_REQUESTS", "RATE_LIMITED", "UNAUTHENTICATED", "NOT_FOUND"):
+            return False
+        if _extension_retry({"errors": [error]}) is not None:
+            return False
+    return True
 
 
 def _extension_retry(answer: Any) -> float | None:
