@@ -348,3 +348,25 @@ def test_a_failed_import_creates_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "not a pricepool cache export" in result.stderr
     assert not store.exists()
+
+
+def test_gc_lets_a_restored_backup_go_a_day_at_a_time(
+    served: Served, store: str, tmp_path: Path
+) -> None:
+    """An import is one fetch group per day (oldest first for gc), not one group whose
+    eviction would take the whole restored history at once."""
+    line = ("prices", "--home", "Altbau", "--from", "2026-10-01", "--to", "2026-10-31", "-f", "csv")
+    assert run(*line, endpoint=served.endpoint, store=store).exit_code == 0
+    backup = tmp_path / "backup.json"
+    backup.write_text(run("cache", "export", store=store).stdout)
+    restored = str(tmp_path / "restored.sqlite")
+    assert run("cache", "import", str(backup), store=restored).exit_code == 0
+    dry = run("cache", "gc", "--dry-run", "--max-intervals", "2000", store=restored, token=None)
+    # 2,980 intervals held: the 11 oldest days (1,056) go to get under 2,000, not all 31.
+    assert "would evict 11 fetch groups, 1056 intervals" in dry.stdout, dry.stdout
+    assert "restored" in dry.stdout
+    assert "1970" not in dry.stdout
+    result = run("cache", "gc", "--max-intervals", "2000", store=restored, token=None)
+    assert result.exit_code == 0, result.output
+    left = json.loads(run("cache", "export", store=restored).stdout)["homes"][0]
+    assert min(i["start"] for i in left["intervals"]).startswith("2026-10-12")

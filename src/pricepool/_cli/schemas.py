@@ -45,8 +45,9 @@ import io
 import itertools
 import json
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -241,21 +242,32 @@ def read_export(text: str) -> list[Snapshot]:
 def _grouped(
     home: HomeInfo, coverage: list[Span], pending: list[Pending], items: list[PriceInterval]
 ) -> Snapshot:
-    """One fetch group per covered span, and one for intervals outside every span."""
+    """One fetch group per home-local day of each covered span (so gc can let restored
+    history go a day at a time, oldest first), and one for intervals outside every span."""
     from pricepool import Group, Snapshot, Span
+    from pricepool.clock import day_ceil
 
-    spans = sorted(coverage, key=lambda s: s.start.timestamp())
-    # The export keeps no fetch times: restored groups count as the oldest for retention.
+    spans: list[Span] = []
+    for span in sorted(coverage, key=lambda s: s.start.timestamp()):
+        at = span.start
+        while at < span.end:
+            cut = min(day_ceil(at + timedelta(seconds=1), home.tz), span.end)
+            spans.append(Span(at, cut))
+            at = cut
+    # The export keeps no fetch times: restored groups count as the oldest for retention,
+    # and never win over a fetch the store holds.
     fetched = datetime.fromtimestamp(0, UTC)
     ids: list[int] = []
     stray: list[PriceInterval] = []
+    starts = [s.start.timestamp() for s in spans]
     for item in items:
         lo, hi = item.start.timestamp(), item.end.timestamp()
-        inside = [
-            g for g, s in enumerate(spans) if s.start.timestamp() <= lo and hi <= s.end.timestamp()
-        ]
-        ids.append(inside[0] if inside else len(spans))
-        if not inside:
+        # Spans are disjoint and sorted: the one starting last at or before ``lo``.
+        g = bisect_right(starts, lo) - 1
+        if g >= 0 and hi <= spans[g].end.timestamp():
+            ids.append(g)
+        else:
+            ids.append(len(spans))
             stray.append(item)
     groups = [Group(g, fetched, span) for g, span in enumerate(spans)]
     if stray:

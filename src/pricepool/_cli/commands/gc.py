@@ -96,7 +96,10 @@ async def report(session: Session, wanted: str | None, dry_run: bool, limit: int
                         str(group_id),
                         span_text(group.span, tz),
                         str(len(held.members(group_id))),
-                        f"{group.fetched_at.astimezone(tz):%Y-%m-%d %H:%M}",
+                        # A restored export keeps no fetch times (see schemas._grouped).
+                        "restored"
+                        if group.fetched_at.timestamp() == 0
+                        else f"{group.fetched_at.astimezone(tz):%Y-%m-%d %H:%M}",
                     )
                 shown.add(Padding(table, (0, 0, 0, 4)))
             if victims and not dry_run:
