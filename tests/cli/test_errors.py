@@ -137,3 +137,18 @@ def test_serve_refuses_a_port_out_of_range() -> None:
     result = run("serve", "--port", "99999", token=None)
     assert result.exit_code == 2
     assert "--port: must be 0 to 65535" in result.stderr
+
+
+def test_a_run_started_during_a_ban_sends_nothing(serve: Callable[..., Served], store: str) -> None:
+    """Tibber's ban (a 429 without Retry-After) is kept for every run of the user: a run
+    from cron a minute later must not ask again, or the ban is extended."""
+    served = serve(rate_limit=3, ban=600)
+    line = ("prices", "--home", "Fjellstua", "--from", "2026-01-01", "--to", "2026-03-01")
+    first = run(*line, "-f", "csv", endpoint=served.endpoint, store=store)
+    assert first.exit_code == 1
+    assert "banned this client (HTTP 429); nothing is sent for 10 min" in first.stderr
+    sent = served.sim.requests
+    again = run(*line, "-f", "csv", endpoint=served.endpoint, store=store)
+    assert again.exit_code == 1
+    assert "banned this client; nothing is sent for" in again.stderr
+    assert served.sim.requests == sent

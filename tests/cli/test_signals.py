@@ -46,6 +46,9 @@ def test_sigterm_sighup_and_sigint_save_what_was_fetched(serve: Any, tmp_path: P
             str(store),
             "--retry-budget",
             "0",
+            # Runs of one user share the API's 100 requests per 5 min; three back-fills
+            # of 40 requests each would not fit in one budget.
+            env={"XDG_DATA_HOME": str(tmp_path / sig.name)},
         )
         before = served.sim.requests
         deadline = time.monotonic() + 30

@@ -8,6 +8,7 @@ and ``home``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tomllib
 from collections.abc import Callable
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 APP = "pricepool"
+log = logging.getLogger("pricepool.cli")
 TOKEN_ENV = "TIBBER_TOKEN"
 
 
@@ -135,7 +137,7 @@ _SQLITE = b"SQLite format 3\x00"
 
 def limiter_for(store: Store, token: str) -> RequestLimiter | None:
     """The request budget every process on ``store``'s database shares, when it is a
-    PostgresStore (None: the source keeps its own, per process).
+    PostgresStore (None: not one).
 
     The budget is named after a digest of ``token``, never the token: processes with one
     token share one window and one ban, other tokens have their own.
@@ -146,6 +148,22 @@ def limiter_for(store: Store, token: str) -> RequestLimiter | None:
         return None
     digest = hashlib.sha256(token.encode()).hexdigest()[:16]
     return PostgresLimiter(store, name=f"tibber-{digest}")
+
+
+def endpoint_limiter(endpoint: str) -> RequestLimiter | None:
+    """The request budget every process of this user asking ``endpoint`` shares, kept in
+    the data folder, so a run started during a ban sends nothing (None: the folder cannot
+    be written; the source keeps its own, per process)."""
+    from pricepool.sources.tibber import FileLimiter
+
+    # One file per endpoint: the simulator's ban is not Tibber's.
+    name = hashlib.sha256(endpoint.encode()).hexdigest()[:16]
+    path = Path(user_data_dir(APP)) / "limits" / f"{name}.json"
+    try:
+        return FileLimiter(path)
+    except OSError as err:
+        log.warning("cannot keep the request budget in %s (%s); this run keeps its own", path, err)
+        return None
 
 
 def open_store(text: str, *, create: bool = True) -> Store:

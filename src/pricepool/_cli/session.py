@@ -35,6 +35,7 @@ from .config import (
     NotAStore,
     config_path,
     default_store,
+    endpoint_limiter,
     limiter_for,
     open_store,
     resolve_token,
@@ -205,11 +206,13 @@ class Session:
         )
 
     def _limiter(self, token: str) -> RequestLimiter | None:
-        """On a shared database, one budget and one ban for every process on it (a file
-        store is not opened for this)."""
+        """One budget and one ban for every process on a shared database, else for every
+        run of this user against the endpoint (a file store is not opened for this)."""
         from pricepool.storage.postgres_dsn import is_postgres
 
-        return limiter_for(self.store, token) if is_postgres(self.store_text) else None
+        if is_postgres(self.store_text):
+            return limiter_for(self.store, token)
+        return endpoint_limiter(self.endpoint)
 
     def _shown_store(self) -> str:
         """The store as messages may name it: a database's password as ``***``."""

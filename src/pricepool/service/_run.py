@@ -25,7 +25,13 @@ async def run_service(
     """Serve until a stop signal, with the CLI's token, endpoint and store."""
     import os
 
-    from .._cli.config import default_store, limiter_for, open_store, resolve_token
+    from .._cli.config import (
+        default_store,
+        endpoint_limiter,
+        limiter_for,
+        open_store,
+        resolve_token,
+    )
     from .._cli.runner import default_endpoint
     from .._cli.session import MissingTokenError
     from ..clock import system_clock
@@ -46,7 +52,7 @@ async def run_service(
         clock=clock,
         user_agent="pricepool-serve",
         retry_budget=10.0 if opts.retry_budget is None else opts.retry_budget,
-        limiter=limiter_for(store, token),
+        limiter=limiter_for(store, token) or endpoint_limiter(endpoint),
     )
     hub = Hub(source, store=store, clock=clock, meta_path=_meta_path(text))
     app = make_app(hub, endpoint=endpoint, api_key=api_key, watch=True)

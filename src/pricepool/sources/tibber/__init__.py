@@ -1,14 +1,22 @@
 """Tibber's GraphQL API as a pricepool ``PriceSource``; ``wire`` owns its format."""
 
 from . import wire
-from ._limiter import Limiter, RequestLimiter
+from ._limiter import FileLimiter, Limiter, RequestLimiter
 
 # The source needs aiohttp; readers of the wire format (the HA import, cache commands) do not.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._source import ENDPOINT, SourceStatus, TibberSource
 
-__all__ = ["ENDPOINT", "Limiter", "RequestLimiter", "SourceStatus", "TibberSource", "wire"]
+__all__ = [
+    "ENDPOINT",
+    "FileLimiter",
+    "Limiter",
+    "RequestLimiter",
+    "SourceStatus",
+    "TibberSource",
+    "wire",
+]
 
 _LAZY = frozenset({"ENDPOINT", "SourceStatus", "TibberSource"})
 
