@@ -6,6 +6,7 @@ import asyncio
 import base64
 import itertools
 import json
+import logging
 import math
 import signal
 import subprocess
@@ -870,3 +871,13 @@ def test_the_help_lists_every_behaviour() -> None:
         "--token-error",
     ):
         assert option in shown
+
+
+async def test_each_request_is_logged_for_simulator_verbose(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``pricepool simulator -v`` shows what it is asked and what it answers."""
+    with caplog.at_level(logging.INFO, logger="pricepool.simulator"):
+        status, _, _ = await client.post("{ viewer { homes { id } } }", token=None)
+    assert status == 401
+    assert [r.getMessage() for r in caplog.records] == ["request 1 - {}: HTTP 401"]

@@ -128,7 +128,13 @@ def parse_within(
         start = parse_when(lo, now=now, tz=tz, warn=warn)
         end = parse_when(hi, now=now, tz=tz, end=True, warn=warn)
     else:
-        start = parse_when(text, now=now, tz=tz, warn=warn)
+        try:
+            start = parse_when(text, now=now, tz=tz, warn=warn)
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not a range: use today, tomorrow, yesterday, next24h, "
+                "upcoming, a date, or FROM..TO (each a time as in prices --from)"
+            ) from None
         if _day(text, now, tz) is None:
             raise ValueError(
                 f"{text!r} is not a range: use today, tomorrow, yesterday, next24h, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import random
 from collections import OrderedDict, deque
@@ -37,6 +38,8 @@ from ._faults import Faults, SimRequest
 from ._homes import DEFAULT_HOMES, SimHome
 from ._prices import QUARTER_HOURLY, forward, published_through
 from ._schema import SCHEMA, Context
+
+log = logging.getLogger("pricepool.simulator")
 
 __all__ = ["BAN_NOTICE", "CURSORS", "PATH", "TOKEN_ERRORS", "Simulator", "serve"]
 
@@ -340,6 +343,9 @@ class Simulator:
             await asyncio.sleep(faults.latency)
         response = self._answer(request, at, query, parsed, problem)
         self.log.append(SimRequest(at, response.status, fields, variables))
+        name = (query.operation if query is not None else None) or "-"
+        # What a user of ``pricepool simulator -v`` watches: each request and its answer.
+        log.info("request %d %s %s: HTTP %d", self.requests, name, variables or {}, response.status)
         return response
 
     def _answer(
@@ -357,6 +363,7 @@ class Simulator:
         wait = self._admit(client, at)
         if wait is not None and self.ban is not None:
             self._banned[client] = at + timedelta(seconds=self.ban)
+            log.info("over the rate limit: %s banned for %g s", client, self.ban)
             return web.Response(status=429, text=BAN_NOTICE, content_type="text/plain")
         if wait is not None:
             return web.json_response(
