@@ -64,10 +64,7 @@ class Limiter:
         monotonic: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
     ) -> None:
-        if max_requests < 1:
-            raise ValueError(f"max_requests must be at least 1, got {max_requests}")
-        if not per_seconds > 0:
-            raise ValueError(f"per_seconds must be positive, got {per_seconds}")
+        _check(max_requests, per_seconds)
         self.max_requests = max_requests
         self.per_seconds = per_seconds
         self._monotonic = monotonic
@@ -113,13 +110,7 @@ class Limiter:
             banned = self._banned_until - now
             if banned > 0:
                 if now + banned > deadline:
-                    raise RateLimitedError(
-                        f"banned by the API ({self._ban_reason}) for another {banned:.0f} s",
-                        retry_after=banned,
-                        banned=True,
-                        own=True,
-                        clear_after=max(banned, self._clear_after(now)),
-                    )
+                    raise _banned(self._ban_reason, banned, self._clear_after(now))
                 await self._sleep(banned)
                 continue
             self._expire(now)
@@ -128,13 +119,7 @@ class Limiter:
                 return
             wait = self._sent[0] + self.per_seconds - now
             if now + wait > deadline:
-                raise RateLimitedError(
-                    f"pricepool's own limit of {self.max_requests} requests per "
-                    f"{self.per_seconds:g} s is reached; next request possible in {wait:.1f} s",
-                    retry_after=wait,
-                    own=True,
-                    clear_after=self._clear_after(now),
-                )
+                raise _full(self, wait, self._clear_after(now))
             await self._sleep(wait)
 
 
@@ -157,10 +142,7 @@ class FileLimiter:
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        if max_requests < 1:
-            raise ValueError(f"max_requests must be at least 1, got {max_requests}")
-        if not per_seconds > 0:
-            raise ValueError(f"per_seconds must be positive, got {per_seconds}")
+        _check(max_requests, per_seconds)
         self.path = Path(path)
         self.max_requests = max_requests
         self.per_seconds = per_seconds
@@ -205,26 +187,14 @@ class FileLimiter:
         banned: float = state["banned_until"] - now
         if banned > 0:
             if now + banned > deadline:
-                raise RateLimitedError(
-                    f"banned by the API ({state['reason']}) for another {banned:.0f} s",
-                    retry_after=banned,
-                    banned=True,
-                    own=True,
-                    clear_after=max(banned, clear),
-                )
+                raise _banned(state["reason"], banned, clear)
             return banned
         if len(sent) < self.max_requests:
             sent.append(now)
             return None
         wait: float = sent[0] + self.per_seconds - now
         if now + wait > deadline:
-            raise RateLimitedError(
-                f"pricepool's own limit of {self.max_requests} requests per "
-                f"{self.per_seconds:g} s is reached; next request possible in {wait:.1f} s",
-                retry_after=wait,
-                own=True,
-                clear_after=clear,
-            )
+            raise _full(self, wait, clear)
         return wait
 
     def _expire(self, state: dict[str, Any], now: float) -> list[float]:
@@ -271,3 +241,30 @@ def _state(text: str) -> dict[str, Any]:
 
 def _number(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and value == value
+
+
+def _check(max_requests: int, per_seconds: float) -> None:
+    if max_requests < 1:
+        raise ValueError(f"max_requests must be at least 1, got {max_requests}")
+    if not per_seconds > 0:
+        raise ValueError(f"per_seconds must be positive, got {per_seconds}")
+
+
+def _banned(reason: str, banned: float, clear: float) -> RateLimitedError:
+    return RateLimitedError(
+        f"banned by the API ({reason}) for another {banned:.0f} s",
+        retry_after=banned,
+        banned=True,
+        own=True,
+        clear_after=max(banned, clear),
+    )
+
+
+def _full(limiter: RequestLimiter, wait: float, clear: float) -> RateLimitedError:
+    return RateLimitedError(
+        f"pricepool's own limit of {limiter.max_requests} requests per "
+        f"{limiter.per_seconds:g} s is reached; next request possible in {wait:.1f} s",
+        retry_after=wait,
+        own=True,
+        clear_after=clear,
+    )
