@@ -543,3 +543,28 @@ async def test_a_failure_says_the_time_it_really_took_and_when_a_back_fill_can_g
         )
     finally:
         await sim.stop()
+
+
+def test_budgets_of_endpoints_not_asked_for_a_day_are_cleared(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from pricepool._cli.config import endpoint_limiter
+
+    folder = tmp_path / "data" / "pricepool" / "limits"  # the isolated XDG_DATA_HOME
+    folder.mkdir(parents=True)
+    stale, fresh, other = (
+        folder / ("0" * 16 + ".json"),
+        folder / ("1" * 16 + ".json"),
+        folder / "notes.txt",
+    )
+    for path in (stale, fresh, other):
+        path.write_text("{}")
+    two_days = time.time() - 2 * 86_400
+    for path in (stale, other):
+        os.utime(path, (two_days, two_days))
+    limiter = endpoint_limiter("http://127.0.0.1:18080/v1-beta/gql")
+    assert limiter is not None
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [fresh.name, other.name, limiter.path.name]  # type: ignore[attr-defined]
+    )

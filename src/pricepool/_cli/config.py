@@ -7,9 +7,11 @@ and ``home``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
+import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -160,10 +162,18 @@ def endpoint_limiter(endpoint: str) -> RequestLimiter | None:
     name = hashlib.sha256(endpoint.encode()).hexdigest()[:16]
     path = Path(user_data_dir(APP)) / "limits" / f"{name}.json"
     try:
-        return FileLimiter(path)
+        limiter = FileLimiter(path)
     except OSError as err:
         log.warning("cannot keep the request budget in %s (%s); this run keeps its own", path, err)
         return None
+    # Budgets of endpoints not asked for a day (a simulator's random port) hold nothing
+    # that still counts: they go, so the folder does not grow.
+    stale = time.time() - 86_400
+    for other in path.parent.glob("[0-9a-f]" * 16 + ".json"):
+        with contextlib.suppress(OSError):
+            if other != path and other.stat().st_mtime < stale:
+                other.unlink()
+    return limiter
 
 
 def open_store(text: str, *, create: bool = True) -> Store:
