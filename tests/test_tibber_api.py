@@ -132,6 +132,34 @@ async def test_a_ban_stops_every_pool_sharing_the_source_until_it_ends() -> None
             await two.close()
 
 
+async def test_a_ban_in_the_middle_of_a_back_fill_keeps_the_pages_before_it() -> None:
+    """Pages of 672 quarter-hours: the ban comes with the fourth request; the three pages
+    already answered are kept, the request still fails with the ban, and after it only
+    the rest is asked for."""
+    async with rig(rate_limit=4, ban=600) as r:
+        source = r.source(retry_budget=30)
+        async with source, IntervalPool(HOME.id, source, clock=r.clock) as pool:
+            await source.homes()
+            span = (oslo(date(2025, 10, 6)), oslo(date(2025, 11, 3)))  # four Monday weeks
+            with pytest.raises(RateLimitedError):
+                await pool.get_intervals(*span)
+            assert r.statuses() == [200, 200, 200, 200, 429]
+            answer = await pool.query(*span)
+            assert len(answer.intervals) == 3 * 672  # three full pages
+            assert [(g.span.start, g.span.end) for g in answer.missing] == [
+                (answer.intervals[-1].end, span[1])
+            ]
+            assert answer.missing[0].error is not None
+            assert answer.missing[0].error.banned
+            r.time.pass_(601)
+            r.clock.set(r.clock() + timedelta(seconds=601))
+            got = await pool.get_intervals(*span)
+            assert [i.to_node() for i in got] == r.sim.truth(HOME.id, *span)
+            later = [v for v in (e.variables for e in r.sim.log[5:]) if v]
+            # Whole local days around the gap (2025-10-26 again): two pages, not all five.
+            assert len(later) == 2
+
+
 async def test_requests_in_a_ban_extend_it_at_the_simulator() -> None:
     async with rig(rate_limit=1, ban=600) as r:
         careless = r.source(retry_budget=0, ban=1)  # a client that bans itself for 1 s only
@@ -162,10 +190,12 @@ async def test_the_own_limit_never_sends_beyond_the_window_and_never_waits_past_
 ):
     async with rig(rate_limit=1000, page_limit=24) as r:
         async with r.source(max_requests=5, per_seconds=300, retry_budget=30) as source:
-            with pytest.raises(RateLimitedError) as caught:
-                await source.fetch(HOME, days(date(2025, 3, 1), 10))  # 10 pages of a day
+            # 10 pages of a day: five go, and the answer stops there, saying why.
+            cut = await source.fetch(HOME, days(date(2025, 3, 1), 10))
             assert r.sim.requests == 5
-            err = caught.value
+            assert cut.answered == days(date(2025, 3, 1), 5)
+            err = cut.error
+            assert isinstance(err, RateLimitedError)
             assert err.own
             assert err.retry_after == pytest.approx(300)
             assert err.clear_after == pytest.approx(300)

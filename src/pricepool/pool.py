@@ -790,9 +790,15 @@ class IntervalPool:
         # asked again after a re-check, so a span that cannot be filled is not asked for
         # on every request.
         known = sorted(e for e in (answered, pending) if e is not None)
+        cut = result.error
+        if cut is not None:
+            # The answer was cut short: what came is kept, the rest failed as the source did.
+            self._remember(cut)
+            if whole(cut):
+                self._failed(cut)
         for g_lo, g_hi in subtract(lo, hi, known):
             missing = Span.from_seconds(g_lo, g_hi)
-            error = UnansweredError(f"the source left {missing} unanswered")
+            error = cut or UnansweredError(f"the source left {missing} unanswered")
             self._coverage.fail(g_lo, g_hi, due, error)
         self._changed()
         return group

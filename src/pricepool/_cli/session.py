@@ -131,10 +131,13 @@ class Watched:
 
     async def fetch(self, home: HomeInfo, span: Span) -> FetchResult:
         try:
-            return await self._open().fetch(home, span)
+            result = await self._open().fetch(home, span)
         except SourceError as err:
             self._failed(err)
             raise
+        if result.error is not None:
+            self._failed(result.error)  # cut short: the failure is this run's to report
+        return result
 
     async def close(self) -> None:
         if self._source is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from ..errors import SourceError
 from ..model import HomeInfo, PriceInterval, Span
 
 __all__ = ["FetchResult", "PriceSource"]
@@ -20,7 +21,8 @@ class FetchResult:
     ``intervals``, so a part without intervals is known to have none. ``pending`` is a part
     that is not published yet, to be asked again at ``retry_at``. What lies in neither was
     not answered (a page limit, say). ``home`` carries fresher home info when the answer
-    came with it.
+    came with it. ``error`` is the failure that cut the answer short (a ban after some
+    pages of history): what came before it is kept, the rest failed with it.
     """
 
     intervals: Sequence[PriceInterval]
@@ -28,6 +30,7 @@ class FetchResult:
     pending: Span | None = None
     retry_at: datetime | None = None
     home: HomeInfo | None = field(default=None)
+    error: SourceError | None = None
 
 
 @runtime_checkable

@@ -9,7 +9,7 @@ import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal
@@ -18,7 +18,14 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from ...clock import Clock, day_ceil, day_floor, day_start, local_midnight, system_clock
-from ...errors import AuthenticationError, InvalidResponseError, SourceError, UnknownHomeError
+from ...errors import (
+    AuthenticationError,
+    InvalidResponseError,
+    RateLimitedError,
+    SourceError,
+    SourceUnavailableError,
+    UnknownHomeError,
+)
 from ...model import HomeInfo, PriceInterval, Span, zone
 from ..base import FetchResult
 from . import _queries
@@ -299,7 +306,14 @@ class TibberSource:
             start = day_floor(span.start, tz)
             if start < recent:
                 part_end = min(recent, day_ceil(span.end, tz))
-                ending = await self._range(home, start, part_end, None, heard)
+                try:
+                    ending = await self._range(home, start, part_end, None, heard)
+                except (SourceUnavailableError, RateLimitedError, InvalidResponseError) as err:
+                    # A ban or an outage after some pages: those pages are kept.
+                    reach = _reach(start, part_end, "cut", heard, tz)
+                    if reach is None:
+                        raise
+                    return replace(self._result(home, heard, Span(start, reach), None), error=err)
                 reach = _reach(start, part_end, ending, heard, tz)
                 if reach is None:
                     return self._result(home, heard, None, None)
