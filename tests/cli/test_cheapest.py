@@ -223,3 +223,13 @@ def test_slots_in_the_repeated_hour_are_marked(serve: Any, store: str) -> None:
     assert len(rows) == 8
     assert len({row.split()[2] for row in rows}) == 8  # no two rows read alike
     assert "summer time ended" in result.stdout
+
+
+def test_a_window_across_the_clock_change_shows_both_offsets(served: Served, store: str) -> None:
+    """4 hours from 01:00 to 04:00 on the autumn night: without offsets it reads as 3."""
+    result = run(
+        "cheapest", "--home", "Fjellstua", "-d", "4h", "-w", "2026-10-25T01:00..2026-10-25T04:00",
+        endpoint=served.endpoint, store=store,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Sun 2026-10-25 01:00 (UTC+02:00) – 04:00 (UTC+01:00)" in " ".join(result.stdout.split())

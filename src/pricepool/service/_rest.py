@@ -260,13 +260,13 @@ class Routes:
     async def query(
         self, pool: IntervalPool, lo: datetime, hi: datetime
     ) -> tuple[Answer, SourceError | None]:
-        if (hi - lo).total_seconds() > MAX_RANGE:
+        if hi.timestamp() - lo.timestamp() > MAX_RANGE:
             message = f"to: the range from {iso(lo)} to {iso(hi)} is longer than 5 years"
             raise Refused(400, message, parameter="to")
         try:
             tz = (pool.home or await pool.resolve_home()).tz
             a, b = _pages(lo, hi, self.now(), tz)
-            if (b - a).total_seconds() > MAX_RANGE:
+            if b.timestamp() - a.timestamp() > MAX_RANGE:
                 a, b = lo, hi  # widening to whole pages must not refuse what was asked
             answer = await pool.query(a, b)
             if (a, b) != (lo, hi):
@@ -399,7 +399,7 @@ class Routes:
                 lo, hi = parse_within(window_text or "upcoming", now=now, tz=tz)
             except (ValueError, OverflowError) as err:
                 raise Refused(400, f"window: {err}", parameter="window") from None
-        if slots is None and length > hi - lo:
+        if slots is None and length.total_seconds() > hi.timestamp() - lo.timestamp():
             message = f"duration: {text} is longer than the window ({iso(lo)} to {iso(hi)})"
             raise Refused(400, message, parameter="duration")
         answer, error = await self.query(pool, an_hour_before(lo), hi)

@@ -156,9 +156,9 @@ async def report(
         lo, hi = parse_within(within, now=now, tz=tz, warn=session.warn)
     except (ValueError, OverflowError) as err:
         raise UsageProblem(f"--within: {err}") from None
-    if (hi - lo).total_seconds() > MAX_RANGE:
+    if hi.timestamp() - lo.timestamp() > MAX_RANGE:
         raise UsageProblem(f"--within {within} is longer than 5 years")
-    if slots is None and length > hi - lo:
+    if slots is None and length.total_seconds() > hi.timestamp() - lo.timestamp():
         raise UsageProblem(
             f"--duration {duration} is longer than --within {within} ({range_text(lo, hi)})"
         )
@@ -265,10 +265,18 @@ async def report(
 
 
 def _stretch(start: Any, end: Any) -> str:
-    """``Fri 2026-12-04 14:00 – 17:00``; the end's day too when it is another one."""
+    """``Fri 2026-12-04 14:00 – 17:00``; the end's day too when it is another one, and
+    both UTC offsets when the clocks change in between (else 3 h would read as 2 h)."""
     from ..output import local_label
 
-    first = local_label(start, "%a %Y-%m-%d %H:%M")
-    if end.date() == start.date():
-        return f"{first} – {local_label(end, '%H:%M')}"
-    return f"{first} – {local_label(end, '%a %Y-%m-%d %H:%M')}"
+    shift = start.utcoffset() != end.utcoffset()
+    first = local_label(start, "%a %Y-%m-%d %H:%M") + (_utc(start) if shift else "")
+    last = local_label(end, "%H:%M" if end.date() == start.date() else "%a %Y-%m-%d %H:%M")
+    return f"{first} – {last}{_utc(end) if shift else ''}"
+
+
+def _utc(instant: Any) -> str:
+    """`` (UTC+02:00)``: the offset in force at ``instant``."""
+    minutes = int(instant.utcoffset().total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f" (UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d})"

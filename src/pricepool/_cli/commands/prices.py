@@ -141,7 +141,7 @@ def _ordered(start: str, end: str | None, lo: datetime, hi: datetime) -> None:
 
     said = f"--to {end}" if end is not None else "the default --to"
     if hi > lo:
-        if (hi - lo).total_seconds() > MAX_RANGE:
+        if hi.timestamp() - lo.timestamp() > MAX_RANGE:
             raise UsageProblem(
                 f"--from {start} to {said} is longer than 5 years; ask for 5 years at a time"
             )
