@@ -233,3 +233,14 @@ def test_a_window_across_the_clock_change_shows_both_offsets(served: Served, sto
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "Sun 2026-10-25 01:00 (UTC+02:00) – 04:00 (UTC+01:00)" in " ".join(result.stdout.split())
+
+
+def test_a_window_that_has_passed_says_so(served: Served, store: str) -> None:
+    result = run(
+        "cheapest", "--home", "Fjellstua", "-d", "2h", "-w", "yesterday",
+        endpoint=served.endpoint, store=store,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "that window has passed; --within upcoming searches from now on" in result.stderr
+    upcoming = run("cheapest", "--home", "Fjellstua", endpoint=served.endpoint, store=store)
+    assert "has passed" not in upcoming.stderr

@@ -247,6 +247,8 @@ async def report(
     if later is not None:
         session.note(f"{later.message}; searched up to {later.label(now)}")
     start, end = window.start.astimezone(tz), window.end.astimezone(tz)
+    if end.timestamp() <= now.timestamp():
+        session.note("that window has passed; --within upcoming searches from now on")
     # The search's float average, taken again exactly as every other average is.
     mean = over(items, start, end)
     assert mean is not None
