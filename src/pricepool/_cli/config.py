@@ -198,5 +198,7 @@ def open_store(text: str, *, create: bool = True) -> Store:
         with path.open("rb") as file:
             head = file.read(len(_SQLITE))
         if head != _SQLITE:
-            raise NotAStore(f"{text} is not a pricepool store; it was left untouched")
+            raise NotAStore(
+                f"{text} is not a pricepool store (not an SQLite database); not changed"
+            )
     return SqliteStore(path, create=create)
