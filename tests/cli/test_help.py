@@ -68,12 +68,16 @@ def test_bad_times_are_usage_errors(served: Served, store: str) -> None:
     )
     assert result.exit_code == 2
     # In the user's words: --to today is the end of today, which --from tomorrow starts at.
-    assert result.stderr == "error: --to today ends as --from tomorrow starts: the range is empty\n"
+    assert result.stderr == (
+        "error: --to today ends as --from tomorrow starts: the range is empty; "
+        "see pricepool prices --help\n"
+    )
     line = ("prices", "--home", "Altbau", "--from", "now", "--to", "2026-11-25")
     both = run(*line, endpoint=served.endpoint, store=store)
     assert both.exit_code == 2
     assert both.stderr == (
-        "error: --to 2026-11-25 ends before --from now starts: the range is empty\n"
+        "error: --to 2026-11-25 ends before --from now starts: the range is empty; "
+        "see pricepool prices --help\n"
     )
 
 

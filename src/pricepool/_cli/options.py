@@ -44,6 +44,8 @@ class Options:
     quiet: bool = False
     retry_budget: float | None = None
     now: datetime | None = None
+    # The command as typed (``pricepool cache gc``), for "see ... --help" in usage errors.
+    command: str = "pricepool"
 
 
 class Format(StrEnum):
@@ -208,6 +210,7 @@ def merged(ctx: typer.Context, **given: Any) -> Options:
     if not isinstance(root.obj, Options):
         root.obj = Options()
     opts: Options = root.obj
+    opts.command = ctx.command_path
     for name, value in given.items():
         if value is None or value is False:
             continue

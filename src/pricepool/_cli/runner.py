@@ -267,6 +267,9 @@ def _fail(opts: Options, err: BaseException, code: int) -> None:
         message = describe(err, endpoint or "")
     else:
         message = str(err)
+        if code == 2 and message.startswith("--"):
+            # About an option, as typer's own usage errors are: say where to read up.
+            message += f"; see {opts.command} --help"
     errors().print(Text(f"error: {message}", style="red"), soft_wrap=True)
     raise typer.Exit(code)
 
