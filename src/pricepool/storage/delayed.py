@@ -108,11 +108,15 @@ class DelayedSave:
         if task is not None and not task.done():
             self._wake.set()
             await asyncio.wait([task])
-        await self.flush()
+        # A write may itself change what is saved (what other writers stored comes back
+        # and is taken in): that gets a write of its own, a few times at most.
+        for _ in range(3):
+            await self.flush()
+            if not self.dirty or self.error is not None:
+                break
         if self.dirty:
-            raise StorageError(f"could not save {self.name} on close: {self.error}") from (
-                self.error
-            )
+            why = self.error or "it kept changing while it was saved"
+            raise StorageError(f"could not save {self.name} on close: {why}") from self.error
 
     async def _later(self) -> None:
         # A failed save waits for the next change or for close.
