@@ -93,3 +93,19 @@ def test_a_folder_that_cannot_be_written_is_an_os_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(NotADirectoryError):  # a file stands where a folder must be
         FileLimiter(blocker / "limits" / "api.json")
+
+
+async def test_a_budget_file_removed_meanwhile_is_made_again(tmp_path: Path) -> None:
+    """Found in review: a cleared folder made every request fail with FileNotFoundError."""
+    wall = Wall()
+    path = tmp_path / "limits" / "api.json"
+    limiter, _ = two(path, wall)
+    path.unlink()
+    async with limiter.slot(0):
+        pass
+    assert path.exists()
+    path.unlink()
+    path.parent.rmdir()  # the whole folder went: this process counts alone
+    async with limiter.slot(0):
+        pass
+    assert limiter.left() == 2  # counted in memory from here: one of three

@@ -4,6 +4,7 @@ The same rules for every store: SQLite, JSON and (with a server) PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -384,3 +385,55 @@ async def test_a_refetch_stamped_older_by_a_slow_clock_loses_nothing(opener: Ope
     stored = await opener().load("home-1")
     assert days_of(stored) == {0, 1}
     assert covered(stored, 1)
+
+
+class _Gated(SqliteStore):
+    """An SQLite store whose next save waits for ``gate``."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+
+    async def save(self, snapshot: Snapshot) -> Snapshot | None:
+        self.entered.set()
+        if self.gate is not None:
+            gate, self.gate = self.gate, None
+            await gate.wait()
+        return await super().save(snapshot)
+
+
+async def test_an_answer_without_prices_landing_during_a_save_is_saved_too(
+    tmp_path: Path,
+) -> None:
+    """Found in review: the pool dropped an empty answer that landed while a save ran, so
+    another writer's older fetch of that day, saved later, brought its prices back."""
+    clock = ManualClock(NOW)
+    path = tmp_path / "pool.db"
+    old = IntervalPool(  # saved last, on close
+        "home-1", FakeSource(clock), store=SqliteStore(path), clock=clock, save_delay=3600
+    )
+    await old.open()
+    day_a = days(date(2025, 3, 1), date(2025, 3, 2))
+    day_b = days(date(2025, 3, 5), date(2025, 3, 6))
+    assert len(await old.get_intervals(*day_b)) == 24  # the older fetch
+    clock.advance(60)
+    store = _Gated(path)
+    bare = FakeSource(clock)
+    bare.mangle = lambda r: FetchResult([], r.answered, r.pending)
+    async with IntervalPool("home-1", bare, store=store, clock=clock, save_delay=0) as pool:
+        await pool.resolve_home()
+        await pool.save()
+        gate = asyncio.Event()
+        store.gate = gate
+        store.entered.clear()
+        assert await pool.get_intervals(*day_a) == []
+        await store.entered.wait()  # the save of day A runs, its snapshot taken
+        assert await pool.get_intervals(*day_b) == []  # the newer, empty answer lands
+        gate.set()
+        await pool.save()
+    await old.close()
+    check = FakeSource(clock)
+    async with IntervalPool("home-1", check, store=SqliteStore(path), clock=clock) as third:
+        assert await third.get_intervals(*day_b) == []
+        assert check.calls == []

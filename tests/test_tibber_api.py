@@ -544,3 +544,17 @@ async def test_a_limiters_refusal_is_never_taken_for_the_apis_ban() -> None:
         assert limiter.bans == []
         assert caught.value.own
         assert (caught.value.retry_after, caught.value.clear_after) == (40, 200)
+
+
+async def test_the_recent_window_over_the_switch_is_one_whole_answer() -> None:
+    """On 2025-10-02 the day before yesterday is hourly and yesterday quarter-hourly, both
+    on the recent request's quarter-hour page: one request answers all four days (found
+    in review: the page was cut at the switch, and today then failed on every re-check)."""
+    today = date(2025, 10, 2)
+    async with rig(now=oslo(today, 14)) as r, r.source() as source:
+        span = days(today - timedelta(days=2), 4)
+        result = await source.fetch(HOME, span)
+        assert result.answered == span
+        assert len(result.intervals) == 24 + 3 * 96
+        assert [i.to_node() for i in result.intervals] == r.sim.truth(HOME.id, span.start, span.end)
+        assert r.sim.requests == 1

@@ -681,7 +681,7 @@ class IntervalPool:
         home = self._home
         assert home is not None
         try:
-            flight.group = await self._ask(home, lo, hi)
+            flight.group, cut = await self._ask(home, lo, hi)
         except SourceError as err:
             self._remember(err)
             if whole(err):
@@ -692,16 +692,20 @@ class IntervalPool:
                 until = int(self._clock().timestamp()) + self._recheck
                 self._coverage.fail(lo, hi, until, err)
             raise
-        self._backoff.succeeded()
+        if cut is None:
+            # An answer cut short by a ban or an outage is no sign the source is well.
+            self._backoff.succeeded()
 
-    async def _ask(self, home: HomeInfo, lo: int, hi: int) -> int | None:
-        """Fetch and merge ``[lo, hi)``. A store that claims spans (PostgreSQL) lets one
-        process ask the source; the others take what it saved, without a call."""
+    async def _ask(self, home: HomeInfo, lo: int, hi: int) -> tuple[int | None, SourceError | None]:
+        """Fetch and merge ``[lo, hi)``: the last group made, and the failure that cut an
+        answer short. A store that claims spans (PostgreSQL) lets one process ask the
+        source; the others take what it saved, without a call."""
         if not isinstance(self._store, Claims):
             self._calls += 1
             result = await self._source.fetch(home, Span.from_seconds(lo, hi))
-            return self._apply(result, lo, hi, home)
+            return self._apply(result, lo, hi, home), result.error
         group = None
+        cut: SourceError | None = None
         async with self._store.claim(home.id, Span.from_seconds(lo, hi)) as known:
             gaps = [(lo, hi)]
             if known is not None:
@@ -711,10 +715,13 @@ class IntervalPool:
                 self._calls += 1
                 result = await self._source.fetch(home, Span.from_seconds(a, b))
                 group = self._apply(result, a, b, home)
+                cut = result.error or cut
+                if cut is not None and whole(cut):
+                    break  # a ban or an outage: the other gaps would fail the same way
             if gaps:
                 # Saved before the claim ends: a waiting process reads it instead of asking.
                 await self._saver.flush()
-        return group
+        return group, cut
 
     def _failed(self, error: SourceError) -> None:
         """Count a failed call of the whole source and keep the source quiet for a while."""
@@ -879,7 +886,8 @@ class IntervalPool:
                 self._evicted = evicted + self._evicted
                 raise
         snapshot = self.snapshot()
-        empty = self._empty
+        # A copy: answers landing while the save runs append to the list, and stay in it.
+        empty = list(self._empty)
         if empty:
             snapshot = Snapshot(
                 snapshot.home,
@@ -891,7 +899,7 @@ class IntervalPool:
             )
         delta = await self._store.save(snapshot)
         # Saved: the store paints around them from now on. Ones made during the save stay.
-        self._empty = self._empty[len(empty) :]
+        del self._empty[: len(empty)]
         if delta is not None and delta.home.id == self.home_id:
             self._take(delta)
             self._enforce()

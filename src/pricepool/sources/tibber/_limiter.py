@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import json
+import logging
 import os
 import time
 from collections import deque
@@ -22,6 +23,8 @@ from ...errors import RateLimitedError
 __all__ = ["FileLimiter", "Limiter", "RequestLimiter"]
 
 _T = TypeVar("_T")
+
+log = logging.getLogger("pricepool.sources.tibber")
 
 
 @runtime_checkable
@@ -148,6 +151,7 @@ class FileLimiter:
         self.per_seconds = per_seconds
         self._now = now
         self._sleep = sleep
+        self._memory: dict[str, Any] | None = None
         # Owner-only, like the stores: who asked when is nobody else's business.
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
@@ -207,18 +211,29 @@ class FileLimiter:
 
         The lock is held for microseconds and never across an await, so taking it in the
         event loop is cheaper than a thread."""
-        with open(self.path, "r+", encoding="utf-8") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            state = _state(handle.read())
-            before = json.dumps(state, sort_keys=True)
-            found = change(state, *args)
-            after = json.dumps(state, sort_keys=True)
-            if after != before:
-                handle.seek(0)
-                handle.truncate()
-                handle.write(after)
-                handle.flush()
-        return found
+        if self._memory is not None:
+            return change(self._memory, *args)
+        try:
+            # Created again if it went (a user clearing the folder): 0600 as at first.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            with open(fd, "r+", encoding="utf-8") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                state = _state(handle.read())
+                before = json.dumps(state, sort_keys=True)
+                found = change(state, *args)
+                after = json.dumps(state, sort_keys=True)
+                if after != before:
+                    handle.seek(0)
+                    handle.truncate()
+                    handle.write(after)
+                    handle.flush()
+            return found
+        except OSError as err:
+            # The folder went, or locks do not work there (NFS): this process counts on
+            # alone, as the in-process limiter would, and says so once.
+            log.warning("cannot keep the request budget in %s (%s); counting alone", self.path, err)
+            self._memory = _state("")
+            return change(self._memory, *args)
 
 
 def _state(text: str) -> dict[str, Any]:

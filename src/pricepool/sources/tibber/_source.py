@@ -36,6 +36,7 @@ from .wire import (
     EDGE,
     HOURLY,
     PAGE_MAX,
+    QUARTER_HOURLY,
     QUARTER_HOURS_FROM,
     Nodes,
     Page,
@@ -459,7 +460,10 @@ class TibberSource:
         at = start
         got = False
         while True:
-            kind = resolution(at.astimezone(tz).date())
+            # The recent request's page comes in quarter-hours (hourly days in it as they
+            # are); a page asked HOURLY ends at the switch, after which its hours are not
+            # the market's slots.
+            kind = resolution(at.astimezone(tz).date()) if first is None else QUARTER_HOURLY
             stop = min(end, switch) if kind == HOURLY else end
             if first is None:
                 data = await self._http.query(
