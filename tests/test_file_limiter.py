@@ -10,32 +10,19 @@ import pytest
 from pricepool.errors import RateLimitedError
 from pricepool.sources.tibber import FileLimiter, RequestLimiter
 
-
-class Wall:
-    """A wall clock the test moves; sleeping moves it."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from .test_tibber_transport import Time
 
 
-def two(path: Path, wall: Wall, max_requests: int = 3) -> tuple[FileLimiter, FileLimiter]:
-    """Two limiters on one file, as two processes hold them."""
+def two(path: Path, wall: Time, max_requests: int = 3) -> tuple[FileLimiter, FileLimiter]:
+    """Two limiters on one file, as two processes hold them; ``wall`` is their shared clock."""
     return (
-        FileLimiter(path, max_requests, 300, now=wall, sleep=wall.sleep),
-        FileLimiter(path, max_requests, 300, now=wall, sleep=wall.sleep),
+        FileLimiter(path, max_requests, 300, now=wall.monotonic, sleep=wall.sleep),
+        FileLimiter(path, max_requests, 300, now=wall.monotonic, sleep=wall.sleep),
     )
 
 
 async def test_processes_on_one_file_share_the_window(tmp_path: Path) -> None:
-    wall = Wall()
+    wall = Time()
     a, b = two(tmp_path / "limits" / "api.json", wall)
     assert isinstance(a, RequestLimiter)
     for limiter in (a, a, b):
@@ -51,12 +38,12 @@ async def test_processes_on_one_file_share_the_window(tmp_path: Path) -> None:
     # Patience enough: it waits for the oldest request to leave the window, then goes.
     async with b.slot(301):
         pass
-    assert wall.slept == [pytest.approx(300)]
+    assert wall.sleeps == [pytest.approx(300)]
     assert a.left() == 2  # all three of the first second left the window; this one is in
 
 
 async def test_a_ban_one_process_heard_stops_the_other(tmp_path: Path) -> None:
-    wall = Wall()
+    wall = Time()
     a, b = two(tmp_path / "api.json", wall)
     await a.ban(600, "HTTP 429 from the API")
     with pytest.raises(RateLimitedError) as caught:
@@ -77,7 +64,7 @@ async def test_a_ban_one_process_heard_stops_the_other(tmp_path: Path) -> None:
 
 
 async def test_the_file_is_owner_only_and_a_damaged_one_counts_as_empty(tmp_path: Path) -> None:
-    wall = Wall()
+    wall = Time()
     path = tmp_path / "limits" / "api.json"
     a, _ = two(path, wall, max_requests=1)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -97,7 +84,7 @@ def test_a_folder_that_cannot_be_written_is_an_os_error(tmp_path: Path) -> None:
 
 async def test_a_budget_file_removed_meanwhile_is_made_again(tmp_path: Path) -> None:
     """Found in review: a cleared folder made every request fail with FileNotFoundError."""
-    wall = Wall()
+    wall = Time()
     path = tmp_path / "limits" / "api.json"
     limiter, _ = two(path, wall)
     path.unlink()

@@ -800,9 +800,10 @@ class IntervalPool:
         cut = result.error
         if cut is not None:
             # The answer was cut short: what came is kept, the rest failed as the source did.
-            self._remember(cut)
             if whole(cut):
                 self._failed(cut)
+            else:
+                self._remember(cut)
         for g_lo, g_hi in subtract(lo, hi, known):
             missing = Span.from_seconds(g_lo, g_hi)
             error = cut or UnansweredError(f"the source left {missing} unanswered")

@@ -298,8 +298,7 @@ def _edge_cursor(node: dict[str, Any], resolution: str, names: str) -> str:
     """The node's start, or with ``names == "end"`` the instant after it."""
     start = datetime.fromisoformat(node["startsAt"])
     if names == "end":
-        step = slot_length(start.date()) if resolution == QUARTER_HOURLY else timedelta(hours=1)
-        start = (start.astimezone(UTC) + step).astimezone(start.tzinfo)
+        start = _end_of(node, resolution).astimezone(start.tzinfo)
     return encode_cursor(start)
 
 

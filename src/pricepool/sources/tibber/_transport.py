@@ -454,7 +454,7 @@ class Transport:
             found.append((message, code if isinstance(code, str) else None, ext))
         for message, code, ext in found:
             after = _extension_retry({"errors": [{"extensions": ext}]}) if ext else None
-            if after is not None or code in ("TOO_MANY_REQUESTS", "RATE_LIMITED"):
+            if after is not None or code in _SLOW_DOWN:
                 raise RateLimitedError(
                     f"{where} asks to slow down: {message}", after, status=status
                 )
@@ -498,6 +498,10 @@ def _loads(body: bytes) -> Any:
         return None
 
 
+# GraphQL error codes that ask the caller to slow down.
+_SLOW_DOWN = ("TOO_MANY_REQUESTS", "RATE_LIMITED")
+
+
 def _history_only(errors: Any) -> bool:
     """Every GraphQL error is about a ``priceInfoRange`` (by its path) and none asks to slow
     down: the answer's other fields can be used."""
@@ -511,7 +515,8 @@ def _history_only(errors: Any) -> bool:
             return False
         ext = error.get("extensions")
         code = ext.get("code") if isinstance(ext, dict) else None
-        if code in ("TOO_MANY_REQUESTS", "RATE_LIMITED", "UNAUTHENTICATED", "NOT_FOUND"):
+        # Token errors were raised before this is asked (they win over everything).
+        if code in _SLOW_DOWN or code == "NOT_FOUND":
             return False
         if _extension_retry({"errors": [error]}) is not None:
             return False
